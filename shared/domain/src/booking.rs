@@ -1,0 +1,512 @@
+//! The booking webhook payload: parsed from raw JSON into a validated [`Booking`].
+//!
+//! Two kinds of rejection: a body that is not JSON or does not fit the schema (wrong type,
+//! missing field) is `400 invalid_json`/`schema_violation`; a well-formed booking that we cannot
+//! accept (no items, unknown currency, bad country...) is `422`. Amounts and quantities may be
+//! strings or JSON numbers; numbers are read from their exact source text, never via f64.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::error::{AppError, ErrorKind};
+use crate::model::{PostalAddress, PriceBasis, ServicePeriod, VatCategory};
+use crate::money::{Currency, VatRate};
+use crate::values::{CountryCode, EmailAddress, Id, Language, VatId};
+
+pub const MAX_ITEMS: usize = 1000;
+
+/// Event types the booking webhook knows.
+pub const BOOKING_CREATED: &str = "booking.created";
+const KNOWN_LATER: [&str; 2] = ["booking.paid", "booking.cancelled"];
+
+/// A validated booking, as stored in the booking record and used to issue the invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    pub id: Id,
+    pub booked_at: DateTime<Utc>,
+    pub currency: Currency,
+    /// `None`: the tenant's default applies.
+    pub prices: Option<PriceBasis>,
+    pub customer: BookingCustomer,
+    pub items: Vec<BookingItem>,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingCustomer {
+    pub external_id: Option<Id>,
+    pub name: String,
+    pub company: Option<String>,
+    pub email: EmailAddress,
+    pub language: Option<Language>,
+    pub vat_id: Option<VatId>,
+    pub address: PostalAddress,
+}
+
+impl BookingCustomer {
+    /// The key under which the customer is kept per tenant: the platform's id, else the email.
+    pub fn key(&self) -> String {
+        match &self.external_id {
+            Some(id) => format!("ext:{id}"),
+            None => format!("email:{}", self.email.as_str().to_lowercase()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingItem {
+    pub description: String,
+    #[serde(with = "crate::money::decimal_string")]
+    pub quantity: Decimal,
+    pub unit: String,
+    #[serde(with = "crate::money::decimal_string")]
+    pub unit_price: Decimal,
+    pub vat_rate: Option<VatRate>,
+    pub vat_category: Option<VatCategory>,
+    pub service: Option<ServicePeriod>,
+}
+
+// ---- wire format -------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    event_type: String,
+    data: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+struct WireBooking {
+    id: String,
+    booked_at: String,
+    currency: String,
+    #[serde(default)]
+    prices: Option<String>,
+    customer: WireCustomer,
+    items: Vec<WireItem>,
+    #[serde(default)]
+    reference: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireCustomer {
+    #[serde(default)]
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    company: Option<String>,
+    email: String,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    vat_id: Option<String>,
+    address: WireAddress,
+}
+
+#[derive(Deserialize)]
+struct WireAddress {
+    line1: String,
+    #[serde(default)]
+    line2: Option<String>,
+    postal_code: String,
+    city: String,
+    country: String,
+}
+
+#[derive(Deserialize)]
+struct WireItem {
+    description: String,
+    quantity: ExactDecimal,
+    #[serde(default)]
+    unit: Option<String>,
+    unit_price: ExactDecimal,
+    #[serde(default)]
+    vat_rate: Option<ExactDecimal>,
+    #[serde(default)]
+    vat_category: Option<String>,
+    #[serde(default)]
+    service_date: Option<String>,
+    #[serde(default)]
+    service_period: Option<WirePeriod>,
+}
+
+#[derive(Deserialize)]
+struct WirePeriod {
+    start: String,
+    end: String,
+}
+
+/// A decimal given as a JSON string or number, kept as its exact source text.
+struct ExactDecimal(String);
+
+impl<'de> Deserialize<'de> for ExactDecimal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let text = raw.get().trim();
+        if let Some(quoted) = text.strip_prefix('"') {
+            let s: String = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
+            let _ = quoted;
+            Ok(ExactDecimal(s))
+        } else if text.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
+            Ok(ExactDecimal(text.to_string()))
+        } else {
+            Err(serde::de::Error::custom(
+                "expected a decimal number as a string or JSON number",
+            ))
+        }
+    }
+}
+
+impl ExactDecimal {
+    fn parse(&self, field: &str, max_scale: u32) -> Result<Decimal, AppError> {
+        let text = self.0.trim();
+        let value = Decimal::from_str(text)
+            .or_else(|_| Decimal::from_scientific(text))
+            .map_err(|_| {
+                AppError::invalid(field, format!("'{text}' is not a decimal number"))
+            })?;
+        let value = value.normalize();
+        if value.scale() > max_scale {
+            return Err(AppError::invalid(
+                field,
+                format!("at most {max_scale} decimal places are allowed, got '{text}'"),
+            ));
+        }
+        if value.abs() > Decimal::from(1_000_000_000i64) {
+            return Err(AppError::invalid(field, format!("'{text}' is too large")));
+        }
+        Ok(value)
+    }
+}
+
+/// Parses JSON into `T`, reporting schema errors with the JSON path of the field to blame.
+fn from_json<T: DeserializeOwned>(json: &str, prefix: &str) -> Result<T, AppError> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    match result {
+        Ok(value) => {
+            de.end().map_err(|e| {
+                AppError::new(ErrorKind::BadRequest, "invalid_json", format!("invalid JSON: {e}"))
+            })?;
+            Ok(value)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(AppError::new(
+                    ErrorKind::BadRequest,
+                    "invalid_json",
+                    format!("invalid JSON: {inner}"),
+                ));
+            }
+            let field = match (prefix.is_empty(), path.as_str()) {
+                (_, ".") => prefix.to_string(),
+                (true, p) => p.to_string(),
+                (false, p) => format!("{prefix}.{p}"),
+            };
+            let mut e = AppError::new(
+                ErrorKind::BadRequest,
+                "schema_violation",
+                format!("{inner}"),
+            );
+            if !field.is_empty() {
+                e = e.with_field(field);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Reads the webhook body: the event type, then (for `booking.created`) the booking.
+pub fn parse_booking_event(body: &[u8]) -> Result<Booking, AppError> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        AppError::new(ErrorKind::BadRequest, "invalid_json", "the body is not UTF-8")
+    })?;
+    let envelope: Envelope = from_json(text, "")?;
+    if envelope.event_type != BOOKING_CREATED {
+        let message = if KNOWN_LATER.contains(&envelope.event_type.as_str()) {
+            format!("event type '{}' is not supported yet", envelope.event_type)
+        } else {
+            format!("unknown event type '{}'", envelope.event_type)
+        };
+        return Err(
+            AppError::new(ErrorKind::Unprocessable, "unsupported_event", message).with_field("type"),
+        );
+    }
+    let wire: WireBooking = from_json(envelope.data.get(), "data")?;
+    validate(wire)
+}
+
+fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<String, AppError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::invalid(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(AppError::invalid(field, format!("at most {max} characters")));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
+    {
+        return Err(AppError::invalid(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn optional_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+    multiline: bool,
+) -> Result<Option<String>, AppError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => text(field, v, max, multiline).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn parsed<T: FromStr<Err = crate::money::ValueError>>(field: &str, value: &str) -> Result<T, AppError> {
+    value
+        .parse()
+        .map_err(|e: crate::money::ValueError| AppError::invalid(field, e.0))
+}
+
+fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| AppError::invalid(field, format!("'{value}' is not a date (YYYY-MM-DD)")))
+}
+
+fn validate(w: WireBooking) -> Result<Booking, AppError> {
+    let id: Id = parsed("data.id", &w.id)?;
+    let booked_at = DateTime::parse_from_rfc3339(&w.booked_at)
+        .map_err(|_| {
+            AppError::invalid(
+                "data.booked_at",
+                format!("'{}' is not an RFC 3339 timestamp", w.booked_at),
+            )
+        })?
+        .with_timezone(&Utc);
+    let currency: Currency = w.currency.parse().map_err(|e: crate::money::ValueError| {
+        AppError::new(ErrorKind::Unprocessable, "unknown_currency", e.0).with_field("data.currency")
+    })?;
+    let prices = match w.prices.as_deref() {
+        None => None,
+        Some("net") => Some(PriceBasis::Net),
+        Some("gross") => Some(PriceBasis::Gross),
+        Some(other) => {
+            return Err(AppError::invalid(
+                "data.prices",
+                format!("'{other}' must be 'net' or 'gross'"),
+            ));
+        }
+    };
+
+    let c = w.customer;
+    let country: CountryCode = c.address.country.parse().map_err(|e: crate::money::ValueError| {
+        AppError::new(ErrorKind::Unprocessable, "invalid_country", e.0)
+            .with_field("data.customer.address.country")
+    })?;
+    let vat_id = match c.vat_id.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => Some(parsed::<VatId>("data.customer.vat_id", v)?),
+        _ => None,
+    };
+    let customer = BookingCustomer {
+        external_id: match c.id.as_deref() {
+            Some(v) => Some(parsed("data.customer.id", v)?),
+            None => None,
+        },
+        name: text("data.customer.name", c.name, 200, false)?,
+        company: optional_text("data.customer.company", c.company, 200, false)?,
+        email: parsed("data.customer.email", &c.email)?,
+        language: match c.language.as_deref() {
+            Some(v) => Some(parsed("data.customer.language", v)?),
+            None => None,
+        },
+        vat_id,
+        address: PostalAddress {
+            line1: text("data.customer.address.line1", c.address.line1, 200, false)?,
+            line2: optional_text("data.customer.address.line2", c.address.line2, 200, false)?,
+            postal_code: text("data.customer.address.postal_code", c.address.postal_code, 20, false)?,
+            city: text("data.customer.address.city", c.address.city, 100, false)?,
+            country,
+        },
+    };
+
+    if w.items.is_empty() {
+        return Err(AppError::new(
+            ErrorKind::Unprocessable,
+            "no_items",
+            "a booking needs at least one item",
+        )
+        .with_field("data.items"));
+    }
+    if w.items.len() > MAX_ITEMS {
+        return Err(AppError::invalid(
+            "data.items",
+            format!("at most {MAX_ITEMS} items per booking"),
+        ));
+    }
+    let mut items = Vec::with_capacity(w.items.len());
+    for (i, item) in w.items.into_iter().enumerate() {
+        let f = |name: &str| format!("data.items[{i}].{name}");
+        let quantity = item.quantity.parse(&f("quantity"), 4)?;
+        if quantity <= Decimal::ZERO {
+            return Err(AppError::invalid(f("quantity"), "must be greater than zero"));
+        }
+        let unit = item.unit.unwrap_or_else(|| "C62".to_string());
+        if unit.is_empty() || unit.len() > 3 || !unit.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(AppError::invalid(
+                f("unit"),
+                format!("'{unit}' is not a UN/ECE Recommendation 20 unit code"),
+            ));
+        }
+        let vat_rate = match &item.vat_rate {
+            Some(r) => {
+                let value = r.parse(&f("vat_rate"), 2)?;
+                Some(VatRate::new(value).map_err(|e| AppError::invalid(f("vat_rate"), e.0))?)
+            }
+            None => None,
+        };
+        let vat_category = match item.vat_category.as_deref() {
+            Some(code) => Some(VatCategory::parse(code).ok_or_else(|| {
+                AppError::invalid(
+                    f("vat_category"),
+                    format!("'{code}' is not one of S, Z, E, AE, K, G, O"),
+                )
+            })?),
+            None => None,
+        };
+        let service = match (item.service_date, item.service_period) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid(
+                    f("service_period"),
+                    "give service_date or service_period, not both",
+                ));
+            }
+            (Some(d), None) => Some(ServicePeriod::day(date(&f("service_date"), &d)?)),
+            (None, Some(p)) => {
+                let start = date(&f("service_period.start"), &p.start)?;
+                let end = date(&f("service_period.end"), &p.end)?;
+                if end < start {
+                    return Err(AppError::invalid(
+                        f("service_period.end"),
+                        "the period ends before it starts",
+                    ));
+                }
+                Some(ServicePeriod { start, end })
+            }
+            (None, None) => None,
+        };
+        items.push(BookingItem {
+            description: text(&f("description"), item.description, 1000, true)?,
+            quantity,
+            unit,
+            unit_price: item.unit_price.parse(&f("unit_price"), 4)?,
+            vat_rate,
+            vat_category,
+            service,
+        });
+    }
+
+    Ok(Booking {
+        id,
+        booked_at,
+        currency,
+        prices,
+        customer,
+        items,
+        reference: optional_text("data.reference", w.reference, 200, false)?,
+        note: optional_text("data.note", w.note, 2000, true)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"{ "type": "booking.created",
+      "data": {
+        "id": "bk_1001", "booked_at": "2026-11-20T10:15:00Z", "currency": "EUR", "prices": "gross",
+        "customer": { "id": "cus_42", "name": "Erika Mustermann", "company": null,
+          "email": "erika@example.org", "language": "de", "vat_id": null,
+          "address": { "line1": "Hauptstr. 5", "line2": null, "postal_code": "10115",
+                       "city": "Berlin", "country": "DE" } },
+        "items": [ { "description": "Yoga Basics, 10 lessons", "quantity": "1", "unit": "C62",
+                     "unit_price": "119.00", "vat_rate": "19", "service_date": "2026-12-01" } ],
+        "reference": "PO-7781", "note": null } }"#;
+
+    fn with(replace: &str, by: &str) -> Result<Booking, AppError> {
+        assert!(SAMPLE.contains(replace), "{replace}");
+        parse_booking_event(SAMPLE.replace(replace, by).as_bytes())
+    }
+
+    #[test]
+    fn parses_the_documented_sample() {
+        let b = parse_booking_event(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(b.id.as_str(), "bk_1001");
+        assert_eq!(b.items[0].unit_price.to_string(), "119");
+        assert_eq!(b.customer.key(), "ext:cus_42");
+        assert_eq!(b.prices, Some(PriceBasis::Gross));
+    }
+
+    #[test]
+    fn json_numbers_are_read_exactly() {
+        let b = with(r#""unit_price": "119.00""#, r#""unit_price": 0.1000000000000000055511151231257827"#);
+        // More than 4 decimals is refused rather than silently rounded.
+        assert_eq!(b.unwrap_err().field.as_deref(), Some("data.items[0].unit_price"));
+        let b = with(r#""unit_price": "119.00""#, r#""unit_price": 19.99"#).unwrap();
+        assert_eq!(b.items[0].unit_price.to_string(), "19.99");
+        let b = with(r#""quantity": "1""#, r#""quantity": 2.5"#).unwrap();
+        assert_eq!(b.items[0].quantity.to_string(), "2.5");
+    }
+
+    #[test]
+    fn schema_errors_are_400_with_a_field() {
+        let e = with(r#""city": "Berlin""#, r#""city": 5"#).unwrap_err();
+        assert_eq!((e.kind, e.code), (ErrorKind::BadRequest, "schema_violation"));
+        assert_eq!(e.field.as_deref(), Some("data.customer.address.city"));
+        let e = parse_booking_event(b"{not json").unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+        let e = with(r#""quantity": "1""#, r#""quantity": true"#).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadRequest);
+        assert_eq!(e.field.as_deref(), Some("data.items[0].quantity"));
+    }
+
+    #[test]
+    fn semantic_errors_are_422_with_a_field() {
+        let cases = [
+            (r#""currency": "EUR""#, r#""currency": "XYZ""#, "data.currency"),
+            (r#""country": "DE""#, r#""country": "Germany""#, "data.customer.address.country"),
+            (r#""email": "erika@example.org""#, r#""email": "erika""#, "data.customer.email"),
+            (r#""quantity": "1""#, r#""quantity": "0""#, "data.items[0].quantity"),
+            (r#""quantity": "1""#, r#""quantity": "abc""#, "data.items[0].quantity"),
+            (r#""vat_rate": "19""#, r#""vat_rate": "150""#, "data.items[0].vat_rate"),
+            (r#""service_date": "2026-12-01""#, r#""service_date": "01.12.2026""#, "data.items[0].service_date"),
+            (r#""name": "Erika Mustermann""#, r#""name": "  ""#, "data.customer.name"),
+            (r#""id": "bk_1001""#, r#""id": "../../x""#, "data.id"),
+        ];
+        for (from, to, field) in cases {
+            let e = with(from, to).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Unprocessable, "{to}");
+            assert_eq!(e.field.as_deref(), Some(field), "{to}");
+        }
+        let e = with(r#""items": [ {"#, r#""items": [], "x": [ {"#).unwrap_err();
+        assert_eq!(e.code, "no_items");
+    }
+
+    #[test]
+    fn later_event_types_are_unsupported() {
+        let e = with(r#""type": "booking.created""#, r#""type": "booking.paid""#).unwrap_err();
+        assert_eq!((e.kind, e.code), (ErrorKind::Unprocessable, "unsupported_event"));
+    }
+}

@@ -1,0 +1,325 @@
+//! Everything language-dependent: number, money and date formats, labels, legal notes,
+//! payment terms and the email text. German and English.
+
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+
+use crate::money::{Amount, Currency, VatRate};
+use crate::values::{CountryCode, Language};
+
+/// Groups the integer digits of a plain decimal string with `sep`.
+fn group_thousands(int_part: &str, sep: char) -> String {
+    let (sign, digits) = match int_part.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", int_part),
+    };
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(sep);
+        }
+        out.push(ch);
+    }
+    format!("{sign}{out}")
+}
+
+/// Formats a decimal with at least `min_dp` and at most `max_dp` decimals.
+pub fn number(lang: Language, value: Decimal, min_dp: u32, max_dp: u32) -> String {
+    let mut v = value.round_dp(max_dp).normalize();
+    if v.scale() < min_dp {
+        v.rescale(min_dp);
+    }
+    let text = v.to_string();
+    let (int_part, frac) = match text.split_once('.') {
+        Some((i, f)) => (i.to_string(), Some(f.to_string())),
+        None => (text.clone(), None),
+    };
+    let (thousands, decimal) = match lang {
+        Language::De => ('.', ','),
+        Language::En => (',', '.'),
+    };
+    let mut out = group_thousands(&int_part, thousands);
+    if let Some(f) = frac {
+        out.push(decimal);
+        out.push_str(&f);
+    }
+    out
+}
+
+pub fn money(lang: Language, amount: Amount, currency: Currency) -> String {
+    let n = number(lang, amount.value(), 2, 2);
+    let symbol = currency.symbol();
+    match lang {
+        Language::De => format!("{n} {symbol}"),
+        Language::En if symbol.len() == 3 && symbol.is_ascii() => format!("{symbol} {n}"),
+        Language::En => match n.strip_prefix('-') {
+            Some(abs) => format!("-{symbol}{abs}"),
+            None => format!("{symbol}{n}"),
+        },
+    }
+}
+
+/// A unit price: two decimals, or up to four where the price has them.
+pub fn unit_price(lang: Language, price: Decimal, currency: Currency) -> String {
+    let n = number(lang, price, 2, 4);
+    let symbol = currency.symbol();
+    match lang {
+        Language::De => format!("{n} {symbol}"),
+        Language::En if symbol.len() == 3 && symbol.is_ascii() => format!("{symbol} {n}"),
+        Language::En => format!("{symbol}{n}"),
+    }
+}
+
+pub fn percent(lang: Language, rate: VatRate) -> String {
+    let n = number(lang, rate.percent(), 0, 2);
+    match lang {
+        Language::De => format!("{n} %"),
+        Language::En => format!("{n}%"),
+    }
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+pub fn date(lang: Language, d: NaiveDate) -> String {
+    match lang {
+        Language::De => d.format("%d.%m.%Y").to_string(),
+        Language::En => format!("{} {} {}", d.day(), MONTHS_EN[d.month0() as usize], d.year()),
+    }
+}
+
+pub fn unit(lang: Language, code: &str) -> String {
+    let (de, en) = match code {
+        "C62" | "H87" | "XPP" => ("Stk.", "pcs"),
+        "HUR" => ("Std.", "h"),
+        "DAY" => ("Tage", "days"),
+        "WEE" => ("Wochen", "weeks"),
+        "MON" => ("Monate", "months"),
+        "ANN" => ("Jahre", "years"),
+        "MIN" => ("Min.", "min"),
+        "KGM" => ("kg", "kg"),
+        "MTR" => ("m", "m"),
+        "LTR" => ("l", "l"),
+        "E48" => ("Leistung", "service"),
+        "LS" => ("pauschal", "lump sum"),
+        other => return other.to_string(),
+    };
+    match lang {
+        Language::De => de.into(),
+        Language::En => en.into(),
+    }
+}
+
+pub fn country_name(lang: Language, country: CountryCode) -> String {
+    const NAMES: &[(&str, &str, &str)] = &[
+        ("AT", "Österreich", "Austria"),
+        ("BE", "Belgien", "Belgium"),
+        ("BG", "Bulgarien", "Bulgaria"),
+        ("CH", "Schweiz", "Switzerland"),
+        ("CY", "Zypern", "Cyprus"),
+        ("CZ", "Tschechien", "Czechia"),
+        ("DE", "Deutschland", "Germany"),
+        ("DK", "Dänemark", "Denmark"),
+        ("EE", "Estland", "Estonia"),
+        ("ES", "Spanien", "Spain"),
+        ("FI", "Finnland", "Finland"),
+        ("FR", "Frankreich", "France"),
+        ("GB", "Vereinigtes Königreich", "United Kingdom"),
+        ("GR", "Griechenland", "Greece"),
+        ("HR", "Kroatien", "Croatia"),
+        ("HU", "Ungarn", "Hungary"),
+        ("IE", "Irland", "Ireland"),
+        ("IS", "Island", "Iceland"),
+        ("IT", "Italien", "Italy"),
+        ("LI", "Liechtenstein", "Liechtenstein"),
+        ("LT", "Litauen", "Lithuania"),
+        ("LU", "Luxemburg", "Luxembourg"),
+        ("LV", "Lettland", "Latvia"),
+        ("MT", "Malta", "Malta"),
+        ("NL", "Niederlande", "Netherlands"),
+        ("NO", "Norwegen", "Norway"),
+        ("PL", "Polen", "Poland"),
+        ("PT", "Portugal", "Portugal"),
+        ("RO", "Rumänien", "Romania"),
+        ("SE", "Schweden", "Sweden"),
+        ("SI", "Slowenien", "Slovenia"),
+        ("SK", "Slowakei", "Slovakia"),
+        ("US", "Vereinigte Staaten", "United States"),
+    ];
+    NAMES
+        .iter()
+        .find(|(code, _, _)| *code == country.as_str())
+        .map(|(_, de, en)| match lang {
+            Language::De => de.to_string(),
+            Language::En => en.to_string(),
+        })
+        .unwrap_or_else(|| country.as_str().to_string())
+}
+
+/// Document labels, keyed as in the renderer's document view contract.
+pub fn labels(lang: Language) -> Vec<(&'static str, &'static str)> {
+    let de = lang == Language::De;
+    let pick = |d: &'static str, e: &'static str| if de { d } else { e };
+    vec![
+        ("title", pick("Rechnung", "Invoice")),
+        ("number", pick("Rechnungsnummer", "Invoice number")),
+        ("issue_date", pick("Rechnungsdatum", "Invoice date")),
+        ("due_date", pick("Fällig am", "Due date")),
+        ("service_date", pick("Leistungsdatum", "Date of service")),
+        ("customer_number", pick("Kundennummer", "Customer number")),
+        ("buyer_reference", pick("Ihre Referenz", "Your reference")),
+        ("position", pick("Pos.", "No.")),
+        ("description", pick("Beschreibung", "Description")),
+        ("quantity", pick("Menge", "Quantity")),
+        ("unit_price", pick("Einzelpreis", "Unit price")),
+        ("vat_rate", pick("USt.", "VAT")),
+        ("net_amount", pick("Netto", "Net")),
+        ("net_total", pick("Summe netto", "Total net")),
+        ("vat_total", pick("Umsatzsteuer", "VAT")),
+        ("gross_total", pick("Gesamtbetrag", "Total")),
+        ("amount_due", pick("Zu zahlen", "Amount due")),
+        ("rounding", pick("Rundung", "Rounding")),
+        ("vat_breakdown", pick("Umsatzsteuer nach Steuersätzen", "VAT breakdown")),
+        ("vat_base", pick("Nettobetrag", "Net amount")),
+        ("vat_amount", pick("Steuerbetrag", "VAT amount")),
+        ("payment", pick("Zahlung", "Payment")),
+        ("bank", pick("Bankverbindung", "Bank details")),
+        ("account_holder", pick("Kontoinhaber", "Account holder")),
+        ("iban", "IBAN"),
+        ("bic", "BIC"),
+        ("payment_reference", pick("Verwendungszweck", "Payment reference")),
+        ("vat_id", pick("USt-IdNr.", "VAT ID")),
+        ("tax_number", pick("Steuernummer", "Tax number")),
+        ("page", pick("Seite", "Page")),
+        ("of", pick("von", "of")),
+        ("buyer_vat_id", pick("USt-IdNr. des Leistungsempfängers", "Customer VAT ID")),
+        ("continued", pick("Fortsetzung", "continued")),
+        ("notes", pick("Hinweise", "Notes")),
+        ("contact", pick("Kontakt", "Contact")),
+    ]
+}
+
+pub fn small_business_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Gemäß § 19 UStG wird keine Umsatzsteuer berechnet.",
+        Language::En => {
+            "No VAT is charged: small business exemption under section 19 of the German VAT Act (§ 19 UStG)."
+        }
+    }
+}
+
+pub fn reverse_charge_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge).",
+        Language::En => {
+            "Reverse charge: VAT is payable by the recipient of the service (Steuerschuldnerschaft des Leistungsempfängers)."
+        }
+    }
+}
+
+pub fn intra_community_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Steuerfreie innergemeinschaftliche Lieferung.",
+        Language::En => "VAT exempt intra-community supply.",
+    }
+}
+
+pub fn export_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Steuerfreie Ausfuhrlieferung.",
+        Language::En => "VAT exempt export supply.",
+    }
+}
+
+pub fn exempt_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Steuerfreie Leistung.",
+        Language::En => "VAT exempt supply.",
+    }
+}
+
+pub fn outside_scope_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Nicht im Inland steuerbare Leistung.",
+        Language::En => "Supply outside the scope of VAT.",
+    }
+}
+
+pub fn service_date_is_issue_date(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Das Leistungsdatum entspricht dem Rechnungsdatum.",
+        Language::En => "The date of service is the invoice date.",
+    }
+}
+
+pub fn payment_terms(lang: Language, days: u16, due: NaiveDate) -> String {
+    let due = date(lang, due);
+    match (lang, days) {
+        (Language::De, 0) => format!("Zahlbar sofort ohne Abzug (bis {due})."),
+        (Language::De, _) => format!("Zahlbar bis {due} ohne Abzug."),
+        (Language::En, 0) => format!("Payable immediately without deduction (by {due})."),
+        (Language::En, _) => format!("Payable by {due} without deduction."),
+    }
+}
+
+pub struct MailText {
+    pub subject: String,
+    pub body: String,
+}
+
+pub fn invoice_mail(
+    lang: Language,
+    buyer_name: &str,
+    seller_name: &str,
+    number: &str,
+    amount: &str,
+    due: NaiveDate,
+) -> MailText {
+    let due = date(lang, due);
+    match lang {
+        Language::De => MailText {
+            subject: format!("Ihre Rechnung {number} von {seller_name}"),
+            body: format!(
+                "Guten Tag {buyer_name},\r\n\r\nvielen Dank für Ihre Buchung. Anbei erhalten Sie Ihre Rechnung \
+{number} über {amount}, zahlbar bis {due}.\r\n\r\nBei Fragen antworten Sie einfach auf diese E-Mail.\r\n\r\n\
+Mit freundlichen Grüßen\r\n{seller_name}\r\n"
+            ),
+        },
+        Language::En => MailText {
+            subject: format!("Your invoice {number} from {seller_name}"),
+            body: format!(
+                "Hello {buyer_name},\r\n\r\nthank you for your booking. Please find attached invoice {number} \
+for {amount}, payable by {due}.\r\n\r\nIf you have any questions, just reply to this email.\r\n\r\n\
+Kind regards\r\n{seller_name}\r\n"
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn formats_money() {
+        let a = Amount::round(dec!(1234567.5));
+        assert_eq!(money(Language::De, a, Currency::EUR), "1.234.567,50 €");
+        assert_eq!(money(Language::En, a, Currency::EUR), "€1,234,567.50");
+        assert_eq!(money(Language::En, Amount::round(dec!(-5)), Currency::EUR), "-€5.00");
+        let chf = "CHF".parse().unwrap();
+        assert_eq!(money(Language::En, Amount::round(dec!(12)), chf), "CHF 12.00");
+        assert_eq!(number(Language::De, dec!(2.5), 0, 4), "2,5");
+        assert_eq!(unit_price(Language::De, dec!(84.0336), Currency::EUR), "84,0336 €");
+        assert_eq!(unit_price(Language::De, dec!(100), Currency::EUR), "100,00 €");
+        assert_eq!(percent(Language::De, "7".parse().unwrap()), "7 %");
+    }
+
+    #[test]
+    fn formats_dates() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+        assert_eq!(date(Language::De, d), "04.03.2026");
+        assert_eq!(date(Language::En, d), "4 Mar 2026");
+    }
+}

@@ -1,0 +1,274 @@
+//! From a booking and the tenant's settings to an invoice: VAT treatment, categories,
+//! legal notes, dates and the EN 16931 arithmetic. Pure: numbering happens in the store.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+
+use crate::booking::Booking;
+use crate::calc::{PricedItem, calculate};
+use crate::error::{AppError, ErrorKind};
+use crate::i18n;
+use crate::model::{
+    Buyer, Customer, DocumentKind, Invoice, ServicePeriod, Tenant, VatBreakdown, VatCategory,
+    VatTreatment,
+};
+use crate::money::VatRate;
+use crate::values::{Id, InvoiceNumber, Language};
+
+/// Standard-rated (S) VAT rates a seller in this country may charge. Unknown countries: any.
+fn standard_rates(country: &str) -> Option<&'static [&'static str]> {
+    match country {
+        "DE" => Some(&["19", "7"]),
+        "AT" => Some(&["20", "13", "10"]),
+        _ => None,
+    }
+}
+
+/// Everything about an invoice except its number and issue instant.
+#[derive(Debug, Clone)]
+pub struct InvoicePlan {
+    pub invoice: Invoice,
+}
+
+/// The customer record a booking creates or updates.
+pub fn customer_from_booking(booking: &Booking, tenant: &Tenant, now: DateTime<Utc>) -> Customer {
+    let c = &booking.customer;
+    Customer {
+        key: c.key(),
+        external_id: c.external_id.clone(),
+        name: c.name.clone(),
+        company: c.company.clone(),
+        email: c.email.clone(),
+        language: c.language.unwrap_or(tenant.settings.language),
+        vat_id: c.vat_id.clone(),
+        address: c.address.clone(),
+        updated_at: now,
+    }
+}
+
+fn treatment(tenant: &Tenant, booking: &Booking) -> Result<VatTreatment, AppError> {
+    if tenant.settings.small_business {
+        return Ok(VatTreatment::SmallBusiness);
+    }
+    let seller_country = tenant.seller.address.country;
+    let buyer_country = booking.customer.address.country;
+    if let Some(vat_id) = &booking.customer.vat_id {
+        let cross_border_eu = seller_country.is_eu_member()
+            && buyer_country.is_eu_member()
+            && buyer_country != seller_country;
+        if cross_border_eu {
+            if vat_id.prefix() != buyer_country.vat_prefix() {
+                return Err(AppError::new(
+                    ErrorKind::Unprocessable,
+                    "vat_id_country_mismatch",
+                    format!(
+                        "the VAT ID {} does not belong to the customer's country {} (expected prefix {})",
+                        vat_id,
+                        buyer_country.as_str(),
+                        buyer_country.vat_prefix()
+                    ),
+                )
+                .with_field("data.customer.vat_id"));
+            }
+            if tenant.seller.vat_id.is_none() {
+                return Err(AppError::new(
+                    ErrorKind::Unprocessable,
+                    "seller_vat_id_missing",
+                    "a reverse-charge invoice needs the seller's VAT ID; add it to the tenant",
+                ));
+            }
+            return Ok(VatTreatment::ReverseCharge);
+        }
+    }
+    Ok(VatTreatment::Standard)
+}
+
+/// The category and rate of one line under the standard treatment, checked.
+fn line_vat(
+    tenant: &Tenant,
+    booking: &Booking,
+    index: usize,
+) -> Result<(VatCategory, VatRate), AppError> {
+    let item = &booking.items[index];
+    let field = |name: &str| format!("data.items[{index}].{name}");
+    let rate = item.vat_rate.unwrap_or(tenant.settings.default_vat_rate);
+    let category = item.vat_category.unwrap_or(if rate.is_zero() {
+        VatCategory::Z
+    } else {
+        VatCategory::S
+    });
+    let not_allowed = |message: String| {
+        AppError::new(ErrorKind::Unprocessable, "vat_rate_not_allowed", message)
+            .with_field(field("vat_rate"))
+    };
+    if !category.allows_rate(rate) {
+        return Err(not_allowed(format!(
+            "VAT category {} does not allow a rate of {} %",
+            category.code(),
+            rate
+        )));
+    }
+    let seller_country = tenant.seller.address.country;
+    if category == VatCategory::S
+        && let Some(allowed) = standard_rates(seller_country.as_str())
+        && !allowed.iter().any(|r| r.parse::<VatRate>().ok() == Some(rate))
+    {
+        return Err(not_allowed(format!(
+            "{} % is not a VAT rate in {} (allowed: {})",
+            rate,
+            seller_country.as_str(),
+            allowed.join(", ")
+        )));
+    }
+    let buyer = &booking.customer;
+    let category_error = |message: &str| {
+        AppError::new(ErrorKind::Unprocessable, "vat_category_not_allowed", message)
+            .with_field(field("vat_category"))
+    };
+    match category {
+        VatCategory::AE if buyer.vat_id.is_none() => {
+            return Err(category_error("reverse charge (AE) needs the customer's VAT ID"));
+        }
+        VatCategory::K
+            if buyer.vat_id.is_none()
+                || !buyer.address.country.is_eu_member()
+                || buyer.address.country == seller_country =>
+        {
+            return Err(category_error(
+                "an intra-community supply (K) needs a customer in another EU country with a VAT ID",
+            ));
+        }
+        VatCategory::G if buyer.address.country.is_eu_member() => {
+            return Err(category_error(
+                "an export (G) needs a customer outside the EU",
+            ));
+        }
+        _ => {}
+    }
+    Ok((category, rate))
+}
+
+fn exemption(category: VatCategory, lang: Language) -> (Option<String>, Option<String>) {
+    let (text, code) = match category {
+        VatCategory::S | VatCategory::Z => return (None, None),
+        VatCategory::E => (i18n::small_business_note(lang), None),
+        VatCategory::AE => (i18n::reverse_charge_note(lang), Some("VATEX-EU-AE")),
+        VatCategory::K => (i18n::intra_community_note(lang), Some("VATEX-EU-IC")),
+        VatCategory::G => (i18n::export_note(lang), Some("VATEX-EU-G")),
+        VatCategory::O => (i18n::outside_scope_note(lang), Some("VATEX-EU-O")),
+    };
+    (Some(text.to_string()), code.map(str::to_string))
+}
+
+/// Builds the invoice for a booking. Fails with 422-type errors for bookings that cannot be
+/// invoiced; callers run it before recording a booking, so a rejected booking stores nothing.
+pub fn plan_invoice(
+    tenant: &Tenant,
+    booking: &Booking,
+    invoice_id: &Id,
+    issue_date: NaiveDate,
+    issued_at: DateTime<Utc>,
+) -> Result<InvoicePlan, AppError> {
+    let treatment = treatment(tenant, booking)?;
+    let lang = booking.customer.language.unwrap_or(tenant.settings.language);
+    let basis = booking.prices.unwrap_or(tenant.settings.default_prices);
+    let fallback_service = booking.booked_at.date_naive();
+
+    let mut items = Vec::with_capacity(booking.items.len());
+    for (i, item) in booking.items.iter().enumerate() {
+        let (vat_category, vat_rate) = match treatment {
+            VatTreatment::SmallBusiness => (VatCategory::E, VatRate::ZERO),
+            VatTreatment::ReverseCharge => (VatCategory::AE, VatRate::ZERO),
+            VatTreatment::Standard => line_vat(tenant, booking, i)?,
+        };
+        items.push(PricedItem {
+            description: item.description.clone(),
+            quantity: item.quantity,
+            unit_code: item.unit.clone(),
+            unit_price: item.unit_price,
+            vat_category,
+            vat_rate,
+            service: item.service.unwrap_or(ServicePeriod::day(fallback_service)),
+        });
+    }
+    let mut calc = calculate(&items, basis);
+    if calc.totals.amount_due.is_negative() {
+        return Err(AppError::new(
+            ErrorKind::Unprocessable,
+            "negative_total",
+            format!(
+                "the booking's total is negative ({}); refunds are credit notes, not invoices",
+                calc.totals.amount_due
+            ),
+        )
+        .with_field("data.items"));
+    }
+    for b in &mut calc.vat_breakdown {
+        let (reason, code): (Option<String>, Option<String>) = exemption(b.category, lang);
+        *b = VatBreakdown {
+            exemption_reason: reason,
+            exemption_code: code,
+            ..b.clone()
+        };
+    }
+
+    let mut notes = Vec::new();
+    let mut categories: Vec<VatCategory> = calc.vat_breakdown.iter().map(|b| b.category).collect();
+    categories.dedup();
+    for category in categories {
+        if let (Some(text), _) = exemption(category, lang) {
+            notes.push(text);
+        }
+    }
+    if booking.items.iter().all(|i| i.service.is_none()) {
+        // §14 (4) Nr. 6 UStG: the date of service must be stated; the booking date stands in.
+        notes.push(i18n::service_date_is_issue_date(lang).to_string());
+    }
+    notes.extend(booking.note.clone());
+
+    let terms_days = tenant.settings.payment_terms_days;
+    let due_date = issue_date
+        .checked_add_days(Days::new(u64::from(terms_days)))
+        .unwrap_or(issue_date);
+    let c = &booking.customer;
+    let invoice = Invoice {
+        id: invoice_id.clone(),
+        tenant_id: tenant.id.clone(),
+        booking_id: booking.id.clone(),
+        kind: DocumentKind::Invoice,
+        // Numbers are assigned when the invoice is stored (see `service::InvoiceIssuer`).
+        number: InvoiceNumber::unassigned(),
+        issue_date,
+        due_date,
+        currency: booking.currency,
+        language: lang,
+        buyer_reference: booking.reference.clone(),
+        seller: tenant.seller.clone(),
+        buyer: Buyer {
+            customer_key: c.key(),
+            customer_number: c.external_id.as_ref().map(|id| id.as_str().to_string()),
+            name: c.name.clone(),
+            company: c.company.clone(),
+            email: c.email.clone(),
+            vat_id: c.vat_id.clone(),
+            address: c.address.clone(),
+        },
+        lines: calc.lines,
+        vat_breakdown: calc.vat_breakdown,
+        totals: calc.totals,
+        vat_treatment: treatment,
+        price_basis: basis,
+        notes,
+        payment_terms: i18n::payment_terms(lang, terms_days, due_date),
+        issued_at,
+    };
+    Ok(InvoicePlan { invoice })
+}
+
+/// A stable fingerprint of a validated booking, to tell a retry from a different booking
+/// that reuses the id.
+pub fn booking_hash(booking: &Booking) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(booking).unwrap_or_default();
+    let digest = Sha256::digest(&json);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

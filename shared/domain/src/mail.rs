@@ -1,0 +1,44 @@
+//! The invoice email as a complete MIME message (text body + PDF attachment).
+
+use chrono::{DateTime, Utc};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::date::Date;
+
+use crate::i18n;
+use crate::model::Invoice;
+use crate::ports::OutgoingMail;
+
+/// Builds the email that delivers `invoice` with its PDF. Header values are encoded by the
+/// MIME library (RFC 2047); customer-typed text never becomes a header line of its own.
+pub fn invoice_mail(invoice: &Invoice, pdf: &[u8], now: DateTime<Utc>) -> std::io::Result<OutgoingMail> {
+    let lang = invoice.language;
+    let amount = i18n::money(lang, invoice.totals.amount_due, invoice.currency);
+    let text = i18n::invoice_mail(
+        lang,
+        &invoice.buyer.name,
+        &invoice.seller.legal_name,
+        invoice.number.as_str(),
+        &amount,
+        invoice.due_date,
+    );
+    let seller_email = invoice.seller.email.as_str();
+    let domain = seller_email.rsplit_once('@').map_or("faktura.invalid", |(_, d)| d);
+    let message_id = format!("{}@{}", invoice.id, domain);
+    let file_name = format!("{}.pdf", invoice.number.as_str());
+    let raw = MessageBuilder::new()
+        .from((invoice.seller.legal_name.as_str(), seller_email))
+        .to((invoice.buyer.name.as_str(), invoice.buyer.email.as_str()))
+        .subject(text.subject)
+        .message_id(message_id)
+        .date(Date::new(now.timestamp()))
+        .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
+        .text_body(text.body)
+        .attachment("application/pdf", file_name, pdf)
+        .write_to_vec()?;
+    Ok(OutgoingMail {
+        key: invoice.id.as_str().to_string(),
+        from: invoice.seller.email.clone(),
+        to: vec![invoice.buyer.email.clone()],
+        raw,
+    })
+}

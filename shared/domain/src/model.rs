@@ -1,0 +1,349 @@
+//! The invoice model, named after the EN 16931 semantic model (business terms in comments).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::money::{Amount, Currency, VatRate};
+use crate::numbering::NumberPattern;
+use crate::values::{CountryCode, EmailAddress, Id, InvoiceNumber, Language, VatId};
+
+/// BG-5 / BG-8 postal address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostalAddress {
+    pub line1: String,               // BT-35 / BT-50
+    pub line2: Option<String>,       // BT-36 / BT-51
+    pub postal_code: String,         // BT-38 / BT-53
+    pub city: String,                // BT-37 / BT-52
+    pub country: CountryCode,        // BT-40 / BT-55
+}
+
+/// Bank account for SEPA credit transfer (BG-17).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankAccount {
+    pub account_holder: String, // BT-85
+    pub iban: String,           // BT-84
+    pub bic: Option<String>,    // BT-86
+    pub bank_name: Option<String>,
+}
+
+/// The seller (BG-4): the tenant issuing documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seller {
+    pub legal_name: String,          // BT-27
+    pub address: PostalAddress,      // BG-5
+    pub vat_id: Option<VatId>,       // BT-31
+    pub tax_number: Option<String>,  // BT-32
+    pub email: EmailAddress,         // BT-43 (contact), also the mail sender
+    pub phone: Option<String>,       // BT-42
+    pub contact_name: Option<String>, // BT-41
+    pub website: Option<String>,
+    pub register: Option<String>,    // BT-30 / legal registration
+    pub managing_directors: Option<String>,
+    pub bank: Option<BankAccount>,   // BG-17
+}
+
+/// Whether booking prices include VAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriceBasis {
+    Net,
+    Gross,
+}
+
+/// How the tenant numbers documents of one series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberingSettings {
+    pub pattern: NumberPattern,
+    /// Start again at 1 every calendar year (the pattern should contain the year then).
+    pub yearly_reset: bool,
+}
+
+/// Tenant settings that change what a document says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSettings {
+    /// §19 UStG: no VAT is charged, the document carries the exemption note.
+    pub small_business: bool,
+    pub default_vat_rate: VatRate,
+    pub default_prices: PriceBasis,
+    pub payment_terms_days: u16,
+    pub language: Language,
+    pub invoice_numbering: NumberingSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: Id,
+    pub seller: Seller,
+    pub settings: TenantSettings,
+}
+
+/// A buyer (BG-7) as the platform told us last; the invoice keeps its own snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Our key for the customer within the tenant: `ext:<platform id>` or `email:<address>`.
+    pub key: String,
+    pub external_id: Option<Id>,
+    pub name: String,                 // BT-44 (or contact when a company is given)
+    pub company: Option<String>,
+    pub email: EmailAddress,          // BT-58 / BT-49
+    pub language: Language,
+    pub vat_id: Option<VatId>,        // BT-48
+    pub address: PostalAddress,       // BG-8
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Customer {
+    /// The number printed as "customer number": the platform's id where there is one.
+    pub fn number(&self) -> Option<&str> {
+        self.external_id.as_ref().map(Id::as_str)
+    }
+}
+
+/// VAT category codes (UNTDID 5305 subset used by EN 16931), BT-151 / BT-118.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum VatCategory {
+    /// Standard rate.
+    S,
+    /// Zero rated goods.
+    Z,
+    /// Exempt from tax.
+    E,
+    /// VAT reverse charge.
+    AE,
+    /// Intra-community supply (VAT exempt for EEA).
+    K,
+    /// Free export item, tax not charged.
+    G,
+    /// Services outside scope of tax.
+    O,
+}
+
+impl VatCategory {
+    pub fn code(self) -> &'static str {
+        match self {
+            VatCategory::S => "S",
+            VatCategory::Z => "Z",
+            VatCategory::E => "E",
+            VatCategory::AE => "AE",
+            VatCategory::K => "K",
+            VatCategory::G => "G",
+            VatCategory::O => "O",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<VatCategory> {
+        Some(match code {
+            "S" => VatCategory::S,
+            "Z" => VatCategory::Z,
+            "E" => VatCategory::E,
+            "AE" => VatCategory::AE,
+            "K" => VatCategory::K,
+            "G" => VatCategory::G,
+            "O" => VatCategory::O,
+            _ => return None,
+        })
+    }
+
+    /// Only the standard category carries a positive rate; all others are 0 % by EN 16931.
+    pub fn allows_rate(self, rate: VatRate) -> bool {
+        match self {
+            VatCategory::S => !rate.is_zero(),
+            _ => rate.is_zero(),
+        }
+    }
+}
+
+/// The service date (BT-72 / BT-134) or period (BG-14 / BG-26).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ServicePeriod {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl ServicePeriod {
+    pub fn day(date: NaiveDate) -> ServicePeriod {
+        ServicePeriod { start: date, end: date }
+    }
+
+    pub fn is_single_day(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// BG-25 invoice line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub position: u32,               // BT-126
+    pub description: String,         // BT-153 item name
+    #[serde(with = "crate::money::decimal_string")]
+    pub quantity: Decimal,           // BT-129
+    pub unit_code: String,           // BT-130 (UN/ECE Rec 20)
+    /// Net price per unit (BT-146); up to four decimals when derived from a gross price.
+    #[serde(with = "crate::money::decimal_string")]
+    pub unit_price_net: Decimal,
+    /// The gross unit price the customer was quoted, where prices came in gross.
+    #[serde(default, with = "optional_decimal_string")]
+    pub unit_price_gross: Option<Decimal>,
+    pub net_amount: Amount,          // BT-131
+    pub vat_category: VatCategory,   // BT-151
+    pub vat_rate: VatRate,           // BT-152
+    pub service: ServicePeriod,      // BT-134/135
+}
+
+mod optional_decimal_string {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::str::FromStr;
+
+    pub fn serialize<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.collect_str(&v.normalize()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|t| Decimal::from_str(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// BG-23 VAT breakdown entry: one per category and rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VatBreakdown {
+    pub category: VatCategory, // BT-118
+    pub rate: VatRate,         // BT-119
+    pub taxable: Amount,       // BT-116
+    pub vat: Amount,           // BT-117
+    /// BT-120 exemption reason text, for categories other than S.
+    pub exemption_reason: Option<String>,
+    /// BT-121 exemption reason code (VATEX), for categories other than S.
+    pub exemption_code: Option<String>,
+}
+
+/// BG-22 document totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub line_net: Amount,       // BT-106
+    pub tax_exclusive: Amount,  // BT-109
+    pub vat: Amount,            // BT-110
+    pub tax_inclusive: Amount,  // BT-112
+    pub prepaid: Amount,        // BT-113
+    pub rounding: Amount,       // BT-114
+    pub amount_due: Amount,     // BT-115
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// Commercial invoice, UNTDID 1001 code 380.
+    Invoice,
+}
+
+impl DocumentKind {
+    pub fn type_code(self) -> &'static str {
+        match self {
+            DocumentKind::Invoice => "380",
+        }
+    }
+
+    /// The numbering series this kind draws from.
+    pub fn series(self) -> &'static str {
+        match self {
+            DocumentKind::Invoice => "invoice",
+        }
+    }
+}
+
+/// Why VAT is not charged (the legal note printed on the document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VatTreatment {
+    Standard,
+    SmallBusiness,
+    ReverseCharge,
+}
+
+/// Where the invoice is in its life. The document content never changes once issued;
+/// only this state moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Numbered and stored; the email has not gone out yet.
+    Issued,
+    /// Emailed to the customer.
+    Sent,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Issued => "issued",
+            InvoiceStatus::Sent => "sent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InvoiceStatus> {
+        match s {
+            "issued" => Some(InvoiceStatus::Issued),
+            "sent" => Some(InvoiceStatus::Sent),
+            _ => None,
+        }
+    }
+}
+
+/// A snapshot of the buyer (BG-7) as printed on the document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buyer {
+    pub customer_key: String,
+    pub customer_number: Option<String>,
+    pub name: String,
+    pub company: Option<String>,
+    pub email: EmailAddress,
+    pub vat_id: Option<VatId>,
+    pub address: PostalAddress,
+}
+
+impl Buyer {
+    /// BT-44: the legal name is the company where there is one.
+    pub fn legal_name(&self) -> &str {
+        self.company.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// An issued document. Immutable: corrections are new documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: Id,
+    pub tenant_id: Id,
+    pub booking_id: Id,
+    pub kind: DocumentKind,
+    pub number: InvoiceNumber,    // BT-1
+    pub issue_date: NaiveDate,    // BT-2
+    pub due_date: NaiveDate,      // BT-9
+    pub currency: Currency,       // BT-5
+    pub language: Language,
+    pub buyer_reference: Option<String>, // BT-10
+    pub seller: Seller,
+    pub buyer: Buyer,
+    pub lines: Vec<InvoiceLine>,
+    pub vat_breakdown: Vec<VatBreakdown>,
+    pub totals: Totals,
+    pub vat_treatment: VatTreatment,
+    pub price_basis: PriceBasis,
+    /// BT-22 notes: legal notes first, then the booking's note.
+    pub notes: Vec<String>,
+    pub payment_terms: String,    // BT-20
+    pub issued_at: DateTime<Utc>,
+}
+
+impl Invoice {
+    /// The overall service period covered by the lines (BG-14).
+    pub fn service_period(&self) -> Option<ServicePeriod> {
+        let start = self.lines.iter().map(|l| l.service.start).min()?;
+        let end = self.lines.iter().map(|l| l.service.end).max()?;
+        Some(ServicePeriod { start, end })
+    }
+}

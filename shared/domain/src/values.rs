@@ -1,0 +1,285 @@
+//! Small parsed value types: once constructed, they are valid.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::ValueError;
+
+macro_rules! string_newtype_serde {
+    ($ty:ident) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                $ty::from_str(&text).map_err(serde::de::Error::custom)
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// An email address of the plain `local@domain` form (no display name, no comments).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for EmailAddress {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let bad = || ValueError(format!("'{s}' is not a valid email address"));
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad());
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains(['@', '<', '>', '(', ')', ',', ';', ':', '"', '[', ']', '\\']);
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        if local_ok && domain_ok {
+            Ok(EmailAddress(s.to_string()))
+        } else {
+            Err(bad())
+        }
+    }
+}
+string_newtype_serde!(EmailAddress);
+
+/// ISO 3166-1 alpha-2 country code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountryCode([u8; 2]);
+
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL \
+BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM \
+DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY \
+HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC \
+LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE \
+NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD \
+SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA \
+UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
+
+const EU_MEMBERS: &str = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK";
+
+impl CountryCode {
+    pub const DE: CountryCode = CountryCode(*b"DE");
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+
+    pub fn is_eu_member(&self) -> bool {
+        EU_MEMBERS.split(' ').any(|c| c == self.as_str())
+    }
+
+    /// The prefix of this country's VAT identification numbers (Greece uses `EL`).
+    pub fn vat_prefix(&self) -> &str {
+        match self.as_str() {
+            "GR" => "EL",
+            other => other,
+        }
+    }
+}
+
+impl FromStr for CountryCode {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() == 2 && COUNTRIES.split(' ').any(|c| c == s) {
+            let b = s.as_bytes();
+            Ok(CountryCode([b[0], b[1]]))
+        } else {
+            Err(ValueError(format!(
+                "'{s}' is not an ISO 3166-1 alpha-2 country code"
+            )))
+        }
+    }
+}
+string_newtype_serde!(CountryCode);
+
+/// A VAT identification number (USt-IdNr.): country prefix plus 2 to 13 letters or digits.
+/// Spaces and dots are removed when parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct VatId(String);
+
+impl VatId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.0[..2]
+    }
+}
+
+impl FromStr for VatId {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let compact: String = s
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-'))
+            .collect::<String>()
+            .to_uppercase();
+        let ok = compact.len() >= 4
+            && compact.len() <= 15
+            && compact[..2].chars().all(|c| c.is_ascii_uppercase())
+            && compact[2..].chars().all(|c| c.is_ascii_alphanumeric());
+        if ok {
+            Ok(VatId(compact))
+        } else {
+            Err(ValueError(format!(
+                "'{s}' is not a VAT identification number (country prefix plus 2 to 13 letters or digits)"
+            )))
+        }
+    }
+}
+string_newtype_serde!(VatId);
+
+/// Languages documents and emails are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    De,
+    En,
+}
+
+impl Language {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Language::De => "de",
+            Language::En => "en",
+        }
+    }
+}
+
+impl FromStr for Language {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Accept regional tags such as `de-AT` or `en_GB`.
+        let primary = s.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        match primary.as_str() {
+            "de" => Ok(Language::De),
+            "en" => Ok(Language::En),
+            _ => Err(ValueError(format!(
+                "language '{s}' is not supported (use 'de' or 'en')"
+            ))),
+        }
+    }
+}
+
+/// An issued document number such as `RE-2026-00042`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InvoiceNumber(String);
+
+impl InvoiceNumber {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The empty number of an invoice that is planned but not yet stored.
+    pub(crate) fn unassigned() -> InvoiceNumber {
+        InvoiceNumber(String::new())
+    }
+}
+
+impl FromStr for InvoiceNumber {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= 40
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_/.#".contains(c));
+        if ok {
+            Ok(InvoiceNumber(s.to_string()))
+        } else {
+            Err(ValueError(format!("'{s}' is not a valid document number")))
+        }
+    }
+}
+string_newtype_serde!(InvoiceNumber);
+
+/// Identifiers chosen by the platform (booking, customer ids) or by us (tenant ids).
+/// Restricted to a safe alphabet so they can be used in keys, paths and file names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(String);
+
+impl Id {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A fresh random id with a type prefix, such as `inv_0193...`.
+    pub fn generate(prefix: &str) -> Id {
+        Id(format!("{prefix}_{}", uuid::Uuid::now_v7().simple()))
+    }
+}
+
+impl FromStr for Id {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            && !s.starts_with('.');
+        if ok {
+            Ok(Id(s.to_string()))
+        } else {
+            Err(ValueError(format!(
+                "'{s}' is not a valid id (1 to 128 of A-Z a-z 0-9 - _ . :)"
+            )))
+        }
+    }
+}
+string_newtype_serde!(Id);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!("erika@example.org".parse::<EmailAddress>().is_ok());
+        assert!("müller@bücher.de".parse::<EmailAddress>().is_ok());
+        for bad in ["", "x", "a@b", "a b@c.de", "<a@b.de>", "a@b..de", "a@.b.de", "a@b.de\r\nBcc: x@y.z"] {
+            assert!(bad.parse::<EmailAddress>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn countries_and_vat_ids() {
+        assert!("DE".parse::<CountryCode>().unwrap().is_eu_member());
+        assert!(!"CH".parse::<CountryCode>().unwrap().is_eu_member());
+        assert!("de".parse::<CountryCode>().is_err());
+        assert!("XX".parse::<CountryCode>().is_err());
+        assert_eq!("de 123.456.789".parse::<VatId>().unwrap().as_str(), "DE123456789");
+        assert!("123".parse::<VatId>().is_err());
+        assert_eq!("GR".parse::<CountryCode>().unwrap().vat_prefix(), "EL");
+    }
+
+    #[test]
+    fn ids() {
+        assert!("bk_1001".parse::<Id>().is_ok());
+        assert!("../etc".parse::<Id>().is_err());
+        assert!("a/b".parse::<Id>().is_err());
+        assert!(Id::generate("inv").as_str().starts_with("inv_"));
+    }
+}

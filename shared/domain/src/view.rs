@@ -1,0 +1,243 @@
+//! The document view: an invoice as the PDF template sees it. Every string is already
+//! localized and formatted, so the template only lays out text; it does no arithmetic.
+//! The renderer hands this to typst as data (a JSON file), never as markup.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::i18n;
+use crate::model::{Invoice, PostalAddress, VatCategory};
+use crate::values::Language;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentView {
+    pub lang: &'static str,
+    pub kind: &'static str,
+    pub labels: BTreeMap<&'static str, &'static str>,
+    pub number: String,
+    pub issue_date: String,
+    pub due_date: String,
+    pub service_period: Option<String>,
+    pub customer_number: Option<String>,
+    pub buyer_reference: Option<String>,
+    pub seller: SellerView,
+    pub buyer: BuyerView,
+    pub lines: Vec<LineView>,
+    pub vat_breakdown: Vec<VatView>,
+    pub totals: TotalsView,
+    pub notes: Vec<String>,
+    pub payment: Option<PaymentView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SellerView {
+    pub name: String,
+    pub address_lines: Vec<String>,
+    pub sender_line: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub vat_id: Option<String>,
+    pub tax_number: Option<String>,
+    pub register: Option<String>,
+    pub managing_directors: Option<String>,
+    pub bank: Option<BankView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BankView {
+    pub account_holder: String,
+    pub iban: String,
+    pub bic: Option<String>,
+    pub bank_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuyerView {
+    pub address_lines: Vec<String>,
+    pub vat_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineView {
+    pub position: String,
+    pub description: String,
+    pub service_date: Option<String>,
+    pub quantity: String,
+    pub unit: String,
+    pub unit_price: String,
+    pub vat_rate: String,
+    pub net_amount: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VatView {
+    pub label: String,
+    pub base: String,
+    pub vat: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TotalsView {
+    pub net: String,
+    pub vat: String,
+    pub gross: String,
+    pub prepaid: Option<String>,
+    pub rounding: Option<String>,
+    pub amount_due: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
+    pub terms: String,
+    pub reference: String,
+}
+
+fn period_text(lang: Language, start: chrono::NaiveDate, end: chrono::NaiveDate) -> String {
+    if start == end {
+        i18n::date(lang, start)
+    } else {
+        format!("{} – {}", i18n::date(lang, start), i18n::date(lang, end))
+    }
+}
+
+/// Postal lines as printed in an address block: the country only when it differs from `home`.
+fn address_lines(
+    lang: Language,
+    address: &PostalAddress,
+    home: Option<crate::values::CountryCode>,
+) -> Vec<String> {
+    let mut lines = vec![address.line1.clone()];
+    lines.extend(address.line2.clone());
+    lines.push(format!("{} {}", address.postal_code, address.city));
+    if home != Some(address.country) {
+        lines.push(i18n::country_name(lang, address.country));
+    }
+    lines
+}
+
+impl DocumentView {
+    pub fn from_invoice(inv: &Invoice) -> DocumentView {
+        let lang = inv.language;
+        let cur = inv.currency;
+        let money = |a| i18n::money(lang, a, cur);
+        let s = &inv.seller;
+
+        let seller_lines = address_lines(lang, &s.address, None);
+        let sender_line = std::iter::once(s.legal_name.clone())
+            .chain(address_lines(lang, &s.address, Some(s.address.country)))
+            .collect::<Vec<_>>()
+            .join(" · ");
+
+        let mut buyer_lines = Vec::new();
+        if let Some(company) = &inv.buyer.company {
+            buyer_lines.push(company.clone());
+        }
+        buyer_lines.push(inv.buyer.name.clone());
+        buyer_lines.extend(address_lines(
+            lang,
+            &inv.buyer.address,
+            Some(s.address.country),
+        ));
+
+        let multi_day_lines = inv.lines.iter().any(|l| !l.service.is_single_day());
+        let distinct_dates = inv
+            .lines
+            .iter()
+            .map(|l| l.service)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let lines = inv
+            .lines
+            .iter()
+            .map(|l| LineView {
+                position: l.position.to_string(),
+                description: l.description.clone(),
+                // Per-line dates only where lines differ; one date is shown in the header.
+                service_date: (distinct_dates > 1 || multi_day_lines)
+                    .then(|| period_text(lang, l.service.start, l.service.end)),
+                quantity: i18n::number(lang, l.quantity, 0, 4),
+                unit: i18n::unit(lang, &l.unit_code),
+                unit_price: i18n::unit_price(lang, l.unit_price_net, cur),
+                vat_rate: i18n::percent(lang, l.vat_rate),
+                net_amount: money(l.net_amount),
+            })
+            .collect();
+
+        let vat_breakdown = inv
+            .vat_breakdown
+            .iter()
+            .map(|b| {
+                let rate = i18n::percent(lang, b.rate);
+                let label = match (b.category, lang) {
+                    (VatCategory::S, Language::De) => format!("{rate} USt."),
+                    (VatCategory::S, Language::En) => format!("{rate} VAT"),
+                    (cat, _) => format!("{rate} ({})", b.exemption_reason.as_deref().unwrap_or(cat.code())),
+                };
+                VatView {
+                    label,
+                    base: money(b.taxable),
+                    vat: money(b.vat),
+                }
+            })
+            .collect();
+
+        let t = &inv.totals;
+        DocumentView {
+            lang: lang.as_str(),
+            kind: "invoice",
+            labels: i18n::labels(lang).into_iter().collect(),
+            number: inv.number.as_str().to_string(),
+            issue_date: i18n::date(lang, inv.issue_date),
+            due_date: i18n::date(lang, inv.due_date),
+            service_period: inv
+                .service_period()
+                .map(|p| period_text(lang, p.start, p.end)),
+            customer_number: inv.buyer.customer_number.clone(),
+            buyer_reference: inv.buyer_reference.clone(),
+            seller: SellerView {
+                name: s.legal_name.clone(),
+                address_lines: seller_lines,
+                sender_line,
+                email: s.email.as_str().to_string(),
+                phone: s.phone.clone(),
+                website: s.website.clone(),
+                vat_id: s.vat_id.as_ref().map(|v| v.as_str().to_string()),
+                tax_number: s.tax_number.clone(),
+                register: s.register.clone(),
+                managing_directors: s.managing_directors.clone(),
+                bank: s.bank.as_ref().map(|b| BankView {
+                    account_holder: b.account_holder.clone(),
+                    iban: b.iban.clone(),
+                    bic: b.bic.clone(),
+                    bank_name: b.bank_name.clone(),
+                }),
+            },
+            buyer: BuyerView {
+                address_lines: buyer_lines,
+                vat_id: inv.buyer.vat_id.as_ref().map(|v| v.as_str().to_string()),
+            },
+            lines,
+            vat_breakdown,
+            totals: TotalsView {
+                net: money(t.tax_exclusive),
+                vat: money(t.vat),
+                gross: money(t.tax_inclusive),
+                prepaid: (!t.prepaid.is_zero()).then(|| money(t.prepaid)),
+                rounding: (!t.rounding.is_zero()).then(|| money(t.rounding)),
+                amount_due: money(t.amount_due),
+            },
+            notes: inv.notes.clone(),
+            payment: Some(PaymentView {
+                terms: inv.payment_terms.clone(),
+                reference: inv.number.as_str().to_string(),
+            }),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Plain strings, maps and vectors: serialization cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}

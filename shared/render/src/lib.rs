@@ -1,0 +1,263 @@
+//! PDF rendering of invoices with [typst](https://typst.app) used as a library.
+//!
+//! The domain layer builds a *document view*: a JSON object in which every
+//! text is already localized and every number, amount and date is already
+//! formatted. This crate turns that view into a PDF/A-3b document. The typst
+//! template does no arithmetic and no formatting; it only lays out strings.
+//!
+//! The view is never spliced into typst markup. It is served to the template
+//! as the virtual file `/data.json` (read with `json("/data.json")`), so text
+//! typed by customers (`#read(..)`, `*bold*`, `$`, `\`, ...) is printed
+//! literally. The template cannot read anything else: the in-memory
+//! [`typst::World`] answers every other path with "not found" and never
+//! touches the file system.
+//!
+//! # Document view contract
+//!
+//! All values are JSON strings unless stated otherwise. "nullable" means the
+//! key must be present but may be `null`; "optional" means the key may be
+//! missing. Unknown keys are ignored.
+//!
+//! ```text
+//! {
+//!   "lang": "de",                       // ISO 639-1 language of the texts (hyphenation, quotes)
+//!   "kind": "invoice",                  // "invoice" | "credit_note" (the title comes from labels)
+//!   "labels": {                         // every caption printed on the document
+//!     "title", "number", "issue_date", "due_date", "service_date",
+//!     "customer_number", "buyer_reference", "position", "description",
+//!     "quantity", "unit_price", "vat_rate", "net_amount", "net_total",
+//!     "vat_total", "gross_total", "amount_due", "vat_breakdown", "vat_base",
+//!     "vat_amount", "payment", "bank", "account_holder", "iban", "bic",
+//!     "payment_reference", "vat_id", "tax_number", "page", "of",
+//!     "buyer_vat_id", "continued", "notes", "contact",   // all required
+//!     "prepaid"                         // optional; used only when totals.prepaid is set
+//!   },
+//!   "number": "RE-2026-00001",
+//!   "issue_date": "20.11.2026",
+//!   "issue_date_iso": "2026-11-20",     // optional: PDF metadata creation date (else 2000-01-01)
+//!   "due_date": "04.12.2026",           // nullable
+//!   "service_period": "01.12.2026",     // nullable: service date or period, printed as is
+//!   "customer_number": "cus_42",        // nullable
+//!   "buyer_reference": "PO-7781",       // nullable
+//!   "seller": {
+//!     "name": "Yogastudio Sonnenschein GmbH",
+//!     "address_lines": ["Lindenallee 12", "10405 Berlin", "Deutschland"],
+//!     "sender_line": "Yogastudio Sonnenschein GmbH · Lindenallee 12 · 10405 Berlin",
+//!     "email": "rechnung@example.com",
+//!     "phone": null, "website": null,   // nullable
+//!     "vat_id": "DE123456789",          // nullable
+//!     "tax_number": "27/123/45678",     // nullable
+//!     "register": null,                 // nullable, e.g. "Amtsgericht Berlin HRB 123456 B"
+//!     "managing_directors": null,       // nullable, e.g. "Geschäftsführerin: Anna Beispiel"
+//!     "bank": {                         // nullable: no bank details are printed then
+//!       "account_holder": "...", "iban": "DE02 1203 ...", "bic": "BYLADEM1001", // bic nullable
+//!       "bank_name": "Deutsche Kreditbank"                                       // nullable
+//!     }
+//!   },
+//!   "buyer": { "address_lines": ["Erika Mustermann", "Hauptstr. 5", "10115 Berlin"],
+//!              "vat_id": null },        // vat_id nullable
+//!   "lines": [ { "position": "1", "description": "Yoga Basics, 10 lessons",
+//!                "service_date": null,  // nullable: printed small under the description
+//!                "quantity": "1", "unit": "Stk.", "unit_price": "100,00 €",
+//!                "vat_rate": "19 %", "net_amount": "100,00 €" } ],
+//!   "vat_breakdown": [ { "label": "19 % USt.", "base": "100,00 €", "vat": "19,00 €" } ],
+//!   "totals": { "net": "100,00 €", "vat": "19,00 €", "gross": "119,00 €",
+//!               "prepaid": null,        // nullable
+//!               "amount_due": "119,00 €" },
+//!   "notes": ["Steuerschuldnerschaft des Leistungsempfängers"],   // may be empty
+//!   "payment": {                        // nullable: no payment section then
+//!     "terms": "Zahlbar bis 04.12.2026 ohne Abzug.",
+//!     "reference": "RE-2026-00001"      // nullable
+//!   }
+//! }
+//! ```
+//!
+//! The view is validated against this shape before rendering; a missing key
+//! or a value of the wrong type is a [`RenderError::InvalidData`] naming the
+//! offending path (e.g. `seller.address_lines`).
+
+mod view;
+mod world;
+
+use std::fmt::Write as _;
+
+use typst::diag::{SourceDiagnostic, Warned};
+use typst::foundations::{Bytes, Datetime, Smart};
+use typst::syntax::Source;
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, LibraryExt, WorldExt};
+use typst_layout::PagedDocument;
+use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
+
+use crate::world::{DATA_PATH, MAIN_PATH, RenderWorld, file_id};
+
+/// The PDF creation date used when the view has no `issue_date_iso`.
+const FALLBACK_CREATION_DATE: (i32, u8, u8) = (2000, 1, 1);
+
+/// The invoice template (typst markup).
+const INVOICE_TEMPLATE: &str = include_str!("../templates/invoice.typ");
+
+/// Inter (SIL Open Font License 1.1, see `fonts/OFL.txt`): the text font.
+const INTER: [&[u8]; 4] = [
+    include_bytes!("../fonts/Inter-Regular.otf"),
+    include_bytes!("../fonts/Inter-Italic.otf"),
+    include_bytes!("../fonts/Inter-SemiBold.otf"),
+    include_bytes!("../fonts/Inter-Bold.otf"),
+];
+
+/// Errors of [`Renderer`].
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The document view does not match the contract (see the crate docs).
+    #[error("invalid document view: {0}")]
+    InvalidData(String),
+    /// The typst template failed to compile; the text holds typst's
+    /// diagnostics (message, location in the template, hints).
+    #[error("invoice template failed to compile: {0}")]
+    Template(String),
+    /// The PDF could not be written (e.g. a PDF/A conformance violation).
+    #[error("PDF export failed: {0}")]
+    Pdf(String),
+    /// The embedded fonts or the PDF configuration could not be loaded.
+    #[error("renderer setup failed: {0}")]
+    Setup(String),
+}
+
+/// Renders document views to PDF. Build it once (it parses the embedded
+/// fonts and templates) and share it, e.g. in an `Arc`; it is `Send + Sync`.
+pub struct Renderer {
+    library: LazyHash<Library>,
+    book: LazyHash<FontBook>,
+    fonts: Vec<Font>,
+    main: Source,
+    standards: PdfStandards,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("fonts", &self.fonts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// Loads the embedded fonts and parses the template. Takes a few
+    /// milliseconds; do it once per process.
+    pub fn new() -> Result<Renderer, RenderError> {
+        // Inter first: it is the font the template asks for. The typst-assets
+        // fonts (Libertinus Serif, New Computer Modern, DejaVu Sans Mono) are
+        // embedded too and only serve as fallback for characters Inter lacks.
+        let fonts: Vec<Font> = INTER
+            .into_iter()
+            .chain(typst_assets::fonts())
+            .flat_map(|data| Font::iter(Bytes::new(data)))
+            .collect();
+        let book = FontBook::from_fonts(&fonts);
+        if !book.contains_family("inter") {
+            return Err(RenderError::Setup("embedded font Inter could not be parsed".into()));
+        }
+        let standards = PdfStandards::new(&[PdfStandard::A_3b])
+            .map_err(|err| RenderError::Setup(err.message().to_string()))?;
+        Ok(Renderer {
+            library: LazyHash::new(Library::builder().build()),
+            book: LazyHash::new(book),
+            fonts,
+            main: Source::new(file_id(MAIN_PATH), INVOICE_TEMPLATE.to_owned()),
+            standards,
+        })
+    }
+
+    /// Renders one document view (see the crate docs for the JSON contract)
+    /// into a PDF/A-3b file.
+    ///
+    /// `ident` is a stable identifier of the document (the invoice id); it
+    /// determines the PDF's document id. The output depends only on
+    /// `view_json` and `ident`: the same input gives the same bytes.
+    pub fn render_pdf(&self, view_json: &[u8], ident: &str) -> Result<Vec<u8>, RenderError> {
+        let result = self.render_inner(view_json, ident);
+        // typst memoizes aggressively; without this the cache grows with
+        // every document rendered (hundreds of MB after a few hundred).
+        comemo::evict(0);
+        result
+    }
+
+    fn render_inner(&self, view_json: &[u8], ident: &str) -> Result<Vec<u8>, RenderError> {
+        let view = view::normalize(view_json).map_err(RenderError::InvalidData)?;
+        let world = RenderWorld::new(self, Bytes::new(view.json));
+
+        let Warned { output, warnings: _ } = typst::compile::<PagedDocument>(&world);
+        let document =
+            output.map_err(|diags| RenderError::Template(format_diagnostics(&world, &diags)))?;
+
+        let options = PdfOptions {
+            ident: Smart::Custom(ident.to_owned()),
+            creator: Smart::Custom(Some("Faktura".to_owned())),
+            timestamp: Some(creation_timestamp(view.issue_date)),
+            standards: self.standards.clone(),
+            ..PdfOptions::default()
+        };
+        typst_pdf::pdf(&document, &options)
+            .map_err(|diags| RenderError::Pdf(format_diagnostics(&world, &diags)))
+    }
+}
+
+/// The PDF creation date: PDF/A requires one, and it must not be the time
+/// of rendering (output must be reproducible). The issue date when the view
+/// gives it (`issue_date_iso`), otherwise a fixed date.
+fn creation_timestamp(issue_date: Option<(i32, u8, u8)>) -> Timestamp {
+    let (year, month, day) = issue_date.unwrap_or(FALLBACK_CREATION_DATE);
+    let datetime = Datetime::from_ymd_hms(year, month, day, 0, 0, 0)
+        .or_else(|| {
+            let (year, month, day) = FALLBACK_CREATION_DATE;
+            Datetime::from_ymd_hms(year, month, day, 0, 0, 0)
+        })
+        .expect("fallback creation date is valid");
+    Timestamp::new_utc(datetime)
+}
+
+/// Formats typst diagnostics as `path:line:col: message (hint: ..)`, one per
+/// line.
+fn format_diagnostics(world: &RenderWorld<'_>, diags: &[SourceDiagnostic]) -> String {
+    let mut out = String::new();
+    for (i, diag) in diags.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if let Some(id) = diag.span.id()
+            && let Some(range) = world.range(diag.span)
+        {
+            let path = id.vpath().get_with_slash();
+            let position = if id == file_id(MAIN_PATH) {
+                world
+                    .main_source()
+                    .lines()
+                    .byte_to_line_column(range.start)
+                    .map(|(line, col)| format!(":{}:{}", line + 1, col + 1))
+            } else if id == file_id(DATA_PATH) {
+                Some(format!(" bytes {}..{}", range.start, range.end))
+            } else {
+                None
+            };
+            let _ = write!(out, "{path}{}: ", position.unwrap_or_default());
+        }
+        out.push_str(&diag.message);
+        for hint in &diag.hints {
+            let _ = write!(out, " (hint: {})", hint.v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn renderer_is_send_and_sync() {
+        assert_send_sync::<Renderer>();
+    }
+}

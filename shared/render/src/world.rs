@@ -1,0 +1,130 @@
+//! An in-memory [`World`]: the template, the document view as `/data.json`
+//! and the embedded fonts. Nothing else exists; the file system is never read.
+
+use std::path::PathBuf;
+
+use typst::diag::{FileError, FileResult};
+use typst::foundations::{Bytes, Datetime, Duration};
+use typst::syntax::{FileId, RootedPath, Source, VirtualPath, VirtualRoot};
+use typst::text::{Font, FontBook};
+use typst::utils::LazyHash;
+use typst::{Library, World};
+
+use crate::Renderer;
+
+/// The template's path in the virtual project.
+pub(crate) const MAIN_PATH: &str = "/invoice.typ";
+/// The document view's path in the virtual project.
+pub(crate) const DATA_PATH: &str = "/data.json";
+
+/// The interned id of a path in the virtual project root.
+pub(crate) fn file_id(path: &str) -> FileId {
+    let vpath = VirtualPath::new(path).expect("static virtual path is valid");
+    RootedPath::new(VirtualRoot::Project, vpath).intern()
+}
+
+/// The world of one render: the shared renderer plus this document's data.
+pub(crate) struct RenderWorld<'a> {
+    renderer: &'a Renderer,
+    main: FileId,
+    data_id: FileId,
+    data: Bytes,
+}
+
+impl<'a> RenderWorld<'a> {
+    pub(crate) fn new(renderer: &'a Renderer, data: Bytes) -> Self {
+        Self {
+            renderer,
+            main: renderer.main.id(),
+            data_id: file_id(DATA_PATH),
+            data,
+        }
+    }
+
+    pub(crate) fn main_source(&self) -> &Source {
+        &self.renderer.main
+    }
+
+    fn not_found(id: FileId) -> FileError {
+        match id.root() {
+            VirtualRoot::Project => {
+                FileError::NotFound(PathBuf::from(id.vpath().get_with_slash()))
+            }
+            // No packages: `#import "@preview/.."` must not reach anything.
+            VirtualRoot::Package(_) => FileError::AccessDenied,
+        }
+    }
+}
+
+impl World for RenderWorld<'_> {
+    fn library(&self) -> &LazyHash<Library> {
+        &self.renderer.library
+    }
+
+    fn book(&self) -> &LazyHash<FontBook> {
+        &self.renderer.book
+    }
+
+    fn main(&self) -> FileId {
+        self.main
+    }
+
+    fn source(&self, id: FileId) -> FileResult<Source> {
+        if id == self.main {
+            Ok(self.renderer.main.clone())
+        } else if id == self.data_id {
+            Err(FileError::NotSource)
+        } else {
+            Err(Self::not_found(id))
+        }
+    }
+
+    fn file(&self, id: FileId) -> FileResult<Bytes> {
+        if id == self.data_id {
+            Ok(self.data.clone())
+        } else if id == self.main {
+            Ok(Bytes::from_string(self.renderer.main.clone()))
+        } else {
+            Err(Self::not_found(id))
+        }
+    }
+
+    fn font(&self, index: usize) -> Option<Font> {
+        self.renderer.fonts.get(index).cloned()
+    }
+
+    /// No clock: documents must not depend on when they were rendered.
+    fn today(&self, _offset: Option<Duration>) -> Option<Datetime> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use typst::syntax::package::PackageSpec;
+
+    use super::*;
+
+    #[test]
+    fn serves_only_the_template_and_the_data() {
+        let renderer = Renderer::new().unwrap();
+        let world = RenderWorld::new(&renderer, Bytes::new(b"{}".to_vec()));
+
+        assert_eq!(world.file(file_id(DATA_PATH)).unwrap().as_slice(), b"{}");
+        assert!(world.source(world.main()).is_ok());
+        assert!(world.file(world.main()).is_ok());
+        assert!(matches!(world.source(file_id(DATA_PATH)), Err(FileError::NotSource)));
+
+        for path in ["/etc/passwd", "/etc/../etc/passwd", "/proc/self/environ", "/templates/invoice.typ"] {
+            let id = file_id(path);
+            assert!(matches!(world.file(id), Err(FileError::NotFound(_))), "{path}");
+            assert!(matches!(world.source(id), Err(FileError::NotFound(_))), "{path}");
+        }
+
+        let spec: PackageSpec = "@preview/example:0.1.0".parse().unwrap();
+        let vpath = VirtualPath::new("/lib.typ").unwrap();
+        let id = RootedPath::new(VirtualRoot::Package(spec), vpath).intern();
+        assert!(matches!(world.file(id), Err(FileError::AccessDenied)));
+        assert!(world.today(None).is_none());
+    }
+}
