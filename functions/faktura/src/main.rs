@@ -1,1 +1,135 @@
-fn main() {}
+//! `faktura`: Faktura on your machine. `serve` runs the webhook, the API and the background
+//! work on embedded storage; `send` signs and posts an event; `demo` shows it all end to end.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use faktura_local::app::{LocalApp, LocalConfig};
+use faktura_local::{client, demo, tenants};
+
+#[derive(Parser)]
+#[command(
+    name = "faktura",
+    version,
+    about = "Automated invoicing, running locally on embedded storage"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the booking webhook and the API, and run the background work.
+    Serve {
+        /// Where the database, PDFs and the mail outbox live.
+        #[arg(long, default_value = "data/local")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// A tenants file (see functions/faktura/tenants.example.toml); default: the demo tenants.
+        #[arg(long)]
+        tenants: Option<PathBuf>,
+    },
+    /// Sign an event file the way a booking platform does and post it.
+    Send {
+        /// The event JSON, e.g. events/webhooks/demo/01-b2c-gross.json
+        event: PathBuf,
+        #[arg(long, default_value = tenants::DEMO_TENANT)]
+        tenant: String,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        #[arg(long, default_value = tenants::DEMO_SECRET, env = "FAKTURA_WEBHOOK_SECRET")]
+        secret: String,
+    },
+    /// Start everything on a fresh data dir, send every sample booking, show the invoices.
+    Demo {
+        #[arg(long, default_value = "data/demo")]
+        data_dir: PathBuf,
+        /// The folder holding webhooks/<tenant>/*.json samples.
+        #[arg(long)]
+        events: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,faktura=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse().command).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve {
+            data_dir,
+            addr,
+            tenants: file,
+        } => {
+            let tenants = match &file {
+                Some(path) => tenants::load(path)?,
+                None => {
+                    println!(
+                        "No --tenants file: serving the demo tenant '{}' (webhook secret {}, API key {}).\n\
+                         These credentials are public and for local use only.",
+                        tenants::DEMO_TENANT,
+                        tenants::DEMO_SECRET,
+                        tenants::DEMO_API_KEY
+                    );
+                    tenants::demo()
+                }
+            };
+            let mut app = LocalApp::start(LocalConfig::new(data_dir.clone(), tenants)).await?;
+            let bound = app.serve(addr).await?;
+            println!(
+                "Faktura is listening on http://{bound} (data in {})",
+                data_dir.display()
+            );
+            println!("  POST /v1/webhooks/{{tenant}}/bookings   GET /v1/invoices[/{{id}}[/pdf]]");
+            println!("Press Ctrl-C to stop.");
+            let _ = tokio::signal::ctrl_c().await;
+            app.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Send {
+            event,
+            tenant,
+            url,
+            secret,
+        } => {
+            let body = std::fs::read(&event)
+                .map_err(|e| format!("cannot read {}: {e}", event.display()))?;
+            let answer =
+                client::send_booking(&reqwest::Client::new(), &url, &tenant, &secret, body).await?;
+            println!("{} {}", answer.status, answer.body);
+            Ok(if (200..300).contains(&answer.status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Demo { data_dir, events } => {
+            let events = events.unwrap_or_else(demo::default_events_dir);
+            let rows = demo::run(&data_dir, &events).await?;
+            demo::print_table(&rows);
+            println!(
+                "\nOpen a PDF, or read a mail with any mail client (the .eml files are complete MIME messages).\n\
+                 Run `cargo run -p faktura -- serve` to keep a server running."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

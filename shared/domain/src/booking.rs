@@ -170,9 +170,7 @@ impl ExactDecimal {
         let text = self.0.trim();
         let value = Decimal::from_str(text)
             .or_else(|_| Decimal::from_scientific(text))
-            .map_err(|_| {
-                AppError::invalid(field, format!("'{text}' is not a decimal number"))
-            })?;
+            .map_err(|_| AppError::invalid(field, format!("'{text}' is not a decimal number")))?;
         let value = value.normalize();
         if value.scale() > max_scale {
             return Err(AppError::invalid(
@@ -194,7 +192,11 @@ fn from_json<T: DeserializeOwned>(json: &str, prefix: &str) -> Result<T, AppErro
     match result {
         Ok(value) => {
             de.end().map_err(|e| {
-                AppError::new(ErrorKind::BadRequest, "invalid_json", format!("invalid JSON: {e}"))
+                AppError::new(
+                    ErrorKind::BadRequest,
+                    "invalid_json",
+                    format!("invalid JSON: {e}"),
+                )
             })?;
             Ok(value)
         }
@@ -229,7 +231,11 @@ fn from_json<T: DeserializeOwned>(json: &str, prefix: &str) -> Result<T, AppErro
 /// Reads the webhook body: the event type, then (for `booking.created`) the booking.
 pub fn parse_booking_event(body: &[u8]) -> Result<Booking, AppError> {
     let text = std::str::from_utf8(body).map_err(|_| {
-        AppError::new(ErrorKind::BadRequest, "invalid_json", "the body is not UTF-8")
+        AppError::new(
+            ErrorKind::BadRequest,
+            "invalid_json",
+            "the body is not UTF-8",
+        )
     })?;
     let envelope: Envelope = from_json(text, "")?;
     if envelope.event_type != BOOKING_CREATED {
@@ -239,7 +245,8 @@ pub fn parse_booking_event(body: &[u8]) -> Result<Booking, AppError> {
             format!("unknown event type '{}'", envelope.event_type)
         };
         return Err(
-            AppError::new(ErrorKind::Unprocessable, "unsupported_event", message).with_field("type"),
+            AppError::new(ErrorKind::Unprocessable, "unsupported_event", message)
+                .with_field("type"),
         );
     }
     let wire: WireBooking = from_json(envelope.data.get(), "data")?;
@@ -252,13 +259,19 @@ fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<Strin
         return Err(AppError::invalid(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(AppError::invalid(field, format!("at most {max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
     }
     if trimmed
         .chars()
         .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
     {
-        return Err(AppError::invalid(field, "must not contain control characters"));
+        return Err(AppError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }
@@ -275,7 +288,10 @@ fn optional_text(
     }
 }
 
-fn parsed<T: FromStr<Err = crate::money::ValueError>>(field: &str, value: &str) -> Result<T, AppError> {
+fn parsed<T: FromStr<Err = crate::money::ValueError>>(
+    field: &str,
+    value: &str,
+) -> Result<T, AppError> {
     value
         .parse()
         .map_err(|e: crate::money::ValueError| AppError::invalid(field, e.0))
@@ -312,10 +328,14 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
     };
 
     let c = w.customer;
-    let country: CountryCode = c.address.country.parse().map_err(|e: crate::money::ValueError| {
-        AppError::new(ErrorKind::Unprocessable, "invalid_country", e.0)
-            .with_field("data.customer.address.country")
-    })?;
+    let country: CountryCode =
+        c.address
+            .country
+            .parse()
+            .map_err(|e: crate::money::ValueError| {
+                AppError::new(ErrorKind::Unprocessable, "invalid_country", e.0)
+                    .with_field("data.customer.address.country")
+            })?;
     let vat_id = match c.vat_id.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => Some(parsed::<VatId>("data.customer.vat_id", v)?),
         _ => None,
@@ -336,7 +356,12 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
         address: PostalAddress {
             line1: text("data.customer.address.line1", c.address.line1, 200, false)?,
             line2: optional_text("data.customer.address.line2", c.address.line2, 200, false)?,
-            postal_code: text("data.customer.address.postal_code", c.address.postal_code, 20, false)?,
+            postal_code: text(
+                "data.customer.address.postal_code",
+                c.address.postal_code,
+                20,
+                false,
+            )?,
             city: text("data.customer.address.city", c.address.city, 100, false)?,
             country,
         },
@@ -361,7 +386,10 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
         let f = |name: &str| format!("data.items[{i}].{name}");
         let quantity = item.quantity.parse(&f("quantity"), 4)?;
         if quantity <= Decimal::ZERO {
-            return Err(AppError::invalid(f("quantity"), "must be greater than zero"));
+            return Err(AppError::invalid(
+                f("quantity"),
+                "must be greater than zero",
+            ));
         }
         let unit = item.unit.unwrap_or_else(|| "C62".to_string());
         if unit.is_empty() || unit.len() > 3 || !unit.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -461,9 +489,15 @@ mod tests {
 
     #[test]
     fn json_numbers_are_read_exactly() {
-        let b = with(r#""unit_price": "119.00""#, r#""unit_price": 0.1000000000000000055511151231257827"#);
+        let b = with(
+            r#""unit_price": "119.00""#,
+            r#""unit_price": 0.1000000000000000055511151231257827"#,
+        );
         // More than 4 decimals is refused rather than silently rounded.
-        assert_eq!(b.unwrap_err().field.as_deref(), Some("data.items[0].unit_price"));
+        assert_eq!(
+            b.unwrap_err().field.as_deref(),
+            Some("data.items[0].unit_price")
+        );
         let b = with(r#""unit_price": "119.00""#, r#""unit_price": 19.99"#).unwrap();
         assert_eq!(b.items[0].unit_price.to_string(), "19.99");
         let b = with(r#""quantity": "1""#, r#""quantity": 2.5"#).unwrap();
@@ -473,7 +507,10 @@ mod tests {
     #[test]
     fn schema_errors_are_400_with_a_field() {
         let e = with(r#""city": "Berlin""#, r#""city": 5"#).unwrap_err();
-        assert_eq!((e.kind, e.code), (ErrorKind::BadRequest, "schema_violation"));
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::BadRequest, "schema_violation")
+        );
         assert_eq!(e.field.as_deref(), Some("data.customer.address.city"));
         let e = parse_booking_event(b"{not json").unwrap_err();
         assert_eq!(e.code, "invalid_json");
@@ -485,14 +522,46 @@ mod tests {
     #[test]
     fn semantic_errors_are_422_with_a_field() {
         let cases = [
-            (r#""currency": "EUR""#, r#""currency": "XYZ""#, "data.currency"),
-            (r#""country": "DE""#, r#""country": "Germany""#, "data.customer.address.country"),
-            (r#""email": "erika@example.org""#, r#""email": "erika""#, "data.customer.email"),
-            (r#""quantity": "1""#, r#""quantity": "0""#, "data.items[0].quantity"),
-            (r#""quantity": "1""#, r#""quantity": "abc""#, "data.items[0].quantity"),
-            (r#""vat_rate": "19""#, r#""vat_rate": "150""#, "data.items[0].vat_rate"),
-            (r#""service_date": "2026-12-01""#, r#""service_date": "01.12.2026""#, "data.items[0].service_date"),
-            (r#""name": "Erika Mustermann""#, r#""name": "  ""#, "data.customer.name"),
+            (
+                r#""currency": "EUR""#,
+                r#""currency": "XYZ""#,
+                "data.currency",
+            ),
+            (
+                r#""country": "DE""#,
+                r#""country": "Germany""#,
+                "data.customer.address.country",
+            ),
+            (
+                r#""email": "erika@example.org""#,
+                r#""email": "erika""#,
+                "data.customer.email",
+            ),
+            (
+                r#""quantity": "1""#,
+                r#""quantity": "0""#,
+                "data.items[0].quantity",
+            ),
+            (
+                r#""quantity": "1""#,
+                r#""quantity": "abc""#,
+                "data.items[0].quantity",
+            ),
+            (
+                r#""vat_rate": "19""#,
+                r#""vat_rate": "150""#,
+                "data.items[0].vat_rate",
+            ),
+            (
+                r#""service_date": "2026-12-01""#,
+                r#""service_date": "01.12.2026""#,
+                "data.items[0].service_date",
+            ),
+            (
+                r#""name": "Erika Mustermann""#,
+                r#""name": "  ""#,
+                "data.customer.name",
+            ),
             (r#""id": "bk_1001""#, r#""id": "../../x""#, "data.id"),
         ];
         for (from, to, field) in cases {
@@ -507,6 +576,9 @@ mod tests {
     #[test]
     fn later_event_types_are_unsupported() {
         let e = with(r#""type": "booking.created""#, r#""type": "booking.paid""#).unwrap_err();
-        assert_eq!((e.kind, e.code), (ErrorKind::Unprocessable, "unsupported_event"));
+        assert_eq!(
+            (e.kind, e.code),
+            (ErrorKind::Unprocessable, "unsupported_event")
+        );
     }
 }

@@ -15,9 +15,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::model::{
-    InvoiceLine, PriceBasis, ServicePeriod, Totals, VatBreakdown, VatCategory,
-};
+use crate::model::{InvoiceLine, PriceBasis, ServicePeriod, Totals, VatBreakdown, VatCategory};
 use crate::money::{Amount, VatRate};
 
 /// A line as priced by the booking, before any conversion.
@@ -177,7 +175,11 @@ fn allocate(base: Amount, grosses: &[Amount], rate: VatRate) -> Vec<Amount> {
     } else {
         order.sort_by(|&a, &b| remainders[a].cmp(&remainders[b]).then(a.cmp(&b)));
     }
-    let step = if cents_left.is_sign_positive() { CENT } else { -CENT };
+    let step = if cents_left.is_sign_positive() {
+        CENT
+    } else {
+        -CENT
+    };
     let mut k = 0;
     while !cents_left.is_zero() && !order.is_empty() {
         nets[order[k % order.len()]] += step;
@@ -201,7 +203,11 @@ mod tests {
             quantity: qty,
             unit_code: "C62".into(),
             unit_price: price,
-            vat_category: if rate.is_zero() { VatCategory::Z } else { VatCategory::S },
+            vat_category: if rate.is_zero() {
+                VatCategory::Z
+            } else {
+                VatCategory::S
+            },
             vat_rate: rate,
             service: ServicePeriod::day(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
         }
@@ -258,14 +264,22 @@ mod tests {
         ];
         let c = calculate(&items, PriceBasis::Net);
         assert_eq!(c.vat_breakdown.len(), 3);
-        let s19 = c.vat_breakdown.iter().find(|b| b.rate.to_string() == "19").unwrap();
+        let s19 = c
+            .vat_breakdown
+            .iter()
+            .find(|b| b.rate.to_string() == "19")
+            .unwrap();
         assert_eq!(s19.taxable.to_string(), "25.97");
         assert_eq!(s19.vat.to_string(), "4.93");
         assert_eq!(c.totals.amount_due.to_string(), "40.25");
     }
 
     fn arb_items() -> impl Strategy<Value = Vec<PricedItem>> {
-        let one = (1i64..=5000, 0i64..=100_000, prop::sample::select(vec!["19", "7", "0", "20", "5.5"]))
+        let one = (
+            1i64..=5000,
+            0i64..=100_000,
+            prop::sample::select(vec!["19", "7", "0", "20", "5.5"]),
+        )
             .prop_map(|(q, p, r)| item(Decimal::new(q, 2), Decimal::new(p, 2), r));
         prop::collection::vec(one, 1..25)
     }

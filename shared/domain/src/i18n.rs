@@ -85,7 +85,12 @@ const MONTHS_EN: [&str; 12] = [
 pub fn date(lang: Language, d: NaiveDate) -> String {
     match lang {
         Language::De => d.format("%d.%m.%Y").to_string(),
-        Language::En => format!("{} {} {}", d.day(), MONTHS_EN[d.month0() as usize], d.year()),
+        Language::En => format!(
+            "{} {} {}",
+            d.day(),
+            MONTHS_EN[d.month0() as usize],
+            d.year()
+        ),
     }
 }
 
@@ -180,7 +185,10 @@ pub fn labels(lang: Language) -> Vec<(&'static str, &'static str)> {
         ("gross_total", pick("Gesamtbetrag", "Total")),
         ("amount_due", pick("Zu zahlen", "Amount due")),
         ("rounding", pick("Rundung", "Rounding")),
-        ("vat_breakdown", pick("Umsatzsteuer nach Steuersätzen", "VAT breakdown")),
+        (
+            "vat_breakdown",
+            pick("Umsatzsteuer nach Steuersätzen", "VAT breakdown"),
+        ),
         ("vat_base", pick("Nettobetrag", "Net amount")),
         ("vat_amount", pick("Steuerbetrag", "VAT amount")),
         ("payment", pick("Zahlung", "Payment")),
@@ -188,12 +196,18 @@ pub fn labels(lang: Language) -> Vec<(&'static str, &'static str)> {
         ("account_holder", pick("Kontoinhaber", "Account holder")),
         ("iban", "IBAN"),
         ("bic", "BIC"),
-        ("payment_reference", pick("Verwendungszweck", "Payment reference")),
+        (
+            "payment_reference",
+            pick("Verwendungszweck", "Payment reference"),
+        ),
         ("vat_id", pick("USt-IdNr.", "VAT ID")),
         ("tax_number", pick("Steuernummer", "Tax number")),
         ("page", pick("Seite", "Page")),
         ("of", pick("von", "of")),
-        ("buyer_vat_id", pick("USt-IdNr. des Leistungsempfängers", "Customer VAT ID")),
+        (
+            "buyer_vat_id",
+            pick("USt-IdNr. des Leistungsempfängers", "Customer VAT ID"),
+        ),
         ("continued", pick("Fortsetzung", "continued")),
         ("notes", pick("Hinweise", "Notes")),
         ("contact", pick("Kontakt", "Contact")),
@@ -307,12 +321,24 @@ mod tests {
         let a = Amount::round(dec!(1234567.5));
         assert_eq!(money(Language::De, a, Currency::EUR), "1.234.567,50 €");
         assert_eq!(money(Language::En, a, Currency::EUR), "€1,234,567.50");
-        assert_eq!(money(Language::En, Amount::round(dec!(-5)), Currency::EUR), "-€5.00");
+        assert_eq!(
+            money(Language::En, Amount::round(dec!(-5)), Currency::EUR),
+            "-€5.00"
+        );
         let chf = "CHF".parse().unwrap();
-        assert_eq!(money(Language::En, Amount::round(dec!(12)), chf), "CHF 12.00");
+        assert_eq!(
+            money(Language::En, Amount::round(dec!(12)), chf),
+            "CHF 12.00"
+        );
         assert_eq!(number(Language::De, dec!(2.5), 0, 4), "2,5");
-        assert_eq!(unit_price(Language::De, dec!(84.0336), Currency::EUR), "84,0336 €");
-        assert_eq!(unit_price(Language::De, dec!(100), Currency::EUR), "100,00 €");
+        assert_eq!(
+            unit_price(Language::De, dec!(84.0336), Currency::EUR),
+            "84,0336 €"
+        );
+        assert_eq!(
+            unit_price(Language::De, dec!(100), Currency::EUR),
+            "100,00 €"
+        );
         assert_eq!(percent(Language::De, "7".parse().unwrap()), "7 %");
     }
 

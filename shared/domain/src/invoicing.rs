@@ -110,7 +110,9 @@ fn line_vat(
     let seller_country = tenant.seller.address.country;
     if category == VatCategory::S
         && let Some(allowed) = standard_rates(seller_country.as_str())
-        && !allowed.iter().any(|r| r.parse::<VatRate>().ok() == Some(rate))
+        && !allowed
+            .iter()
+            .any(|r| r.parse::<VatRate>().ok() == Some(rate))
     {
         return Err(not_allowed(format!(
             "{} % is not a VAT rate in {} (allowed: {})",
@@ -121,12 +123,18 @@ fn line_vat(
     }
     let buyer = &booking.customer;
     let category_error = |message: &str| {
-        AppError::new(ErrorKind::Unprocessable, "vat_category_not_allowed", message)
-            .with_field(field("vat_category"))
+        AppError::new(
+            ErrorKind::Unprocessable,
+            "vat_category_not_allowed",
+            message,
+        )
+        .with_field(field("vat_category"))
     };
     match category {
         VatCategory::AE if buyer.vat_id.is_none() => {
-            return Err(category_error("reverse charge (AE) needs the customer's VAT ID"));
+            return Err(category_error(
+                "reverse charge (AE) needs the customer's VAT ID",
+            ));
         }
         VatCategory::K
             if buyer.vat_id.is_none()
@@ -169,7 +177,10 @@ pub fn plan_invoice(
     issued_at: DateTime<Utc>,
 ) -> Result<InvoicePlan, AppError> {
     let treatment = treatment(tenant, booking)?;
-    let lang = booking.customer.language.unwrap_or(tenant.settings.language);
+    let lang = booking
+        .customer
+        .language
+        .unwrap_or(tenant.settings.language);
     let basis = booking.prices.unwrap_or(tenant.settings.default_prices);
     let fallback_service = booking.booked_at.date_naive();
 

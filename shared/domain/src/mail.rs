@@ -10,7 +10,11 @@ use crate::ports::OutgoingMail;
 
 /// Builds the email that delivers `invoice` with its PDF. Header values are encoded by the
 /// MIME library (RFC 2047); customer-typed text never becomes a header line of its own.
-pub fn invoice_mail(invoice: &Invoice, pdf: &[u8], now: DateTime<Utc>) -> std::io::Result<OutgoingMail> {
+pub fn invoice_mail(
+    invoice: &Invoice,
+    pdf: &[u8],
+    now: DateTime<Utc>,
+) -> std::io::Result<OutgoingMail> {
     let lang = invoice.language;
     let amount = i18n::money(lang, invoice.totals.amount_due, invoice.currency);
     let text = i18n::invoice_mail(
@@ -22,7 +26,9 @@ pub fn invoice_mail(invoice: &Invoice, pdf: &[u8], now: DateTime<Utc>) -> std::i
         invoice.due_date,
     );
     let seller_email = invoice.seller.email.as_str();
-    let domain = seller_email.rsplit_once('@').map_or("faktura.invalid", |(_, d)| d);
+    let domain = seller_email
+        .rsplit_once('@')
+        .map_or("faktura.invalid", |(_, d)| d);
     let message_id = format!("{}@{}", invoice.id, domain);
     let file_name = format!("{}.pdf", invoice.number.as_str());
     let raw = MessageBuilder::new()
@@ -31,7 +37,10 @@ pub fn invoice_mail(invoice: &Invoice, pdf: &[u8], now: DateTime<Utc>) -> std::i
         .subject(text.subject)
         .message_id(message_id)
         .date(Date::new(now.timestamp()))
-        .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
         .text_body(text.body)
         .attachment("application/pdf", file_name, pdf)
         .write_to_vec()?;

@@ -11,11 +11,11 @@ use crate::values::{CountryCode, EmailAddress, Id, InvoiceNumber, Language, VatI
 /// BG-5 / BG-8 postal address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostalAddress {
-    pub line1: String,               // BT-35 / BT-50
-    pub line2: Option<String>,       // BT-36 / BT-51
-    pub postal_code: String,         // BT-38 / BT-53
-    pub city: String,                // BT-37 / BT-52
-    pub country: CountryCode,        // BT-40 / BT-55
+    pub line1: String,         // BT-35 / BT-50
+    pub line2: Option<String>, // BT-36 / BT-51
+    pub postal_code: String,   // BT-38 / BT-53
+    pub city: String,          // BT-37 / BT-52
+    pub country: CountryCode,  // BT-40 / BT-55
 }
 
 /// Bank account for SEPA credit transfer (BG-17).
@@ -30,17 +30,17 @@ pub struct BankAccount {
 /// The seller (BG-4): the tenant issuing documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Seller {
-    pub legal_name: String,          // BT-27
-    pub address: PostalAddress,      // BG-5
-    pub vat_id: Option<VatId>,       // BT-31
-    pub tax_number: Option<String>,  // BT-32
-    pub email: EmailAddress,         // BT-43 (contact), also the mail sender
-    pub phone: Option<String>,       // BT-42
+    pub legal_name: String,           // BT-27
+    pub address: PostalAddress,       // BG-5
+    pub vat_id: Option<VatId>,        // BT-31
+    pub tax_number: Option<String>,   // BT-32
+    pub email: EmailAddress,          // BT-43 (contact), also the mail sender
+    pub phone: Option<String>,        // BT-42
     pub contact_name: Option<String>, // BT-41
     pub website: Option<String>,
-    pub register: Option<String>,    // BT-30 / legal registration
+    pub register: Option<String>, // BT-30 / legal registration
     pub managing_directors: Option<String>,
-    pub bank: Option<BankAccount>,   // BG-17
+    pub bank: Option<BankAccount>, // BG-17
 }
 
 /// Whether booking prices include VAT.
@@ -84,12 +84,12 @@ pub struct Customer {
     /// Our key for the customer within the tenant: `ext:<platform id>` or `email:<address>`.
     pub key: String,
     pub external_id: Option<Id>,
-    pub name: String,                 // BT-44 (or contact when a company is given)
+    pub name: String, // BT-44 (or contact when a company is given)
     pub company: Option<String>,
-    pub email: EmailAddress,          // BT-58 / BT-49
+    pub email: EmailAddress, // BT-58 / BT-49
     pub language: Language,
-    pub vat_id: Option<VatId>,        // BT-48
-    pub address: PostalAddress,       // BG-8
+    pub vat_id: Option<VatId>,  // BT-48
+    pub address: PostalAddress, // BG-8
     pub updated_at: DateTime<Utc>,
 }
 
@@ -163,7 +163,10 @@ pub struct ServicePeriod {
 
 impl ServicePeriod {
     pub fn day(date: NaiveDate) -> ServicePeriod {
-        ServicePeriod { start: date, end: date }
+        ServicePeriod {
+            start: date,
+            end: date,
+        }
     }
 
     pub fn is_single_day(&self) -> bool {
@@ -174,21 +177,21 @@ impl ServicePeriod {
 /// BG-25 invoice line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceLine {
-    pub position: u32,               // BT-126
-    pub description: String,         // BT-153 item name
+    pub position: u32,       // BT-126
+    pub description: String, // BT-153 item name
     #[serde(with = "crate::money::decimal_string")]
-    pub quantity: Decimal,           // BT-129
-    pub unit_code: String,           // BT-130 (UN/ECE Rec 20)
+    pub quantity: Decimal, // BT-129
+    pub unit_code: String,   // BT-130 (UN/ECE Rec 20)
     /// Net price per unit (BT-146); up to four decimals when derived from a gross price.
     #[serde(with = "crate::money::decimal_string")]
     pub unit_price_net: Decimal,
     /// The gross unit price the customer was quoted, where prices came in gross.
     #[serde(default, with = "optional_decimal_string")]
     pub unit_price_gross: Option<Decimal>,
-    pub net_amount: Amount,          // BT-131
-    pub vat_category: VatCategory,   // BT-151
-    pub vat_rate: VatRate,           // BT-152
-    pub service: ServicePeriod,      // BT-134/135
+    pub net_amount: Amount,        // BT-131
+    pub vat_category: VatCategory, // BT-151
+    pub vat_rate: VatRate,         // BT-152
+    pub service: ServicePeriod,    // BT-134/135
 }
 
 mod optional_decimal_string {
@@ -226,13 +229,13 @@ pub struct VatBreakdown {
 /// BG-22 document totals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
-    pub line_net: Amount,       // BT-106
-    pub tax_exclusive: Amount,  // BT-109
-    pub vat: Amount,            // BT-110
-    pub tax_inclusive: Amount,  // BT-112
-    pub prepaid: Amount,        // BT-113
-    pub rounding: Amount,       // BT-114
-    pub amount_due: Amount,     // BT-115
+    pub line_net: Amount,      // BT-106
+    pub tax_exclusive: Amount, // BT-109
+    pub vat: Amount,           // BT-110
+    pub tax_inclusive: Amount, // BT-112
+    pub prepaid: Amount,       // BT-113
+    pub rounding: Amount,      // BT-114
+    pub amount_due: Amount,    // BT-115
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,10 +323,10 @@ pub struct Invoice {
     pub tenant_id: Id,
     pub booking_id: Id,
     pub kind: DocumentKind,
-    pub number: InvoiceNumber,    // BT-1
-    pub issue_date: NaiveDate,    // BT-2
-    pub due_date: NaiveDate,      // BT-9
-    pub currency: Currency,       // BT-5
+    pub number: InvoiceNumber, // BT-1
+    pub issue_date: NaiveDate, // BT-2
+    pub due_date: NaiveDate,   // BT-9
+    pub currency: Currency,    // BT-5
     pub language: Language,
     pub buyer_reference: Option<String>, // BT-10
     pub seller: Seller,
@@ -335,7 +338,7 @@ pub struct Invoice {
     pub price_basis: PriceBasis,
     /// BT-22 notes: legal notes first, then the booking's note.
     pub notes: Vec<String>,
-    pub payment_terms: String,    // BT-20
+    pub payment_terms: String, // BT-20
     pub issued_at: DateTime<Utc>,
 }
 

@@ -182,7 +182,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_patterns() {
-        for bad in ["RE-{yyyy}", "{seq}{seq}", "RE {seq}", "{seq:0}", "{foo}{seq}", "RE-{seq"] {
+        for bad in [
+            "RE-{yyyy}",
+            "{seq}{seq}",
+            "RE {seq}",
+            "{seq:0}",
+            "{foo}{seq}",
+            "RE-{seq",
+        ] {
             assert!(bad.parse::<NumberPattern>().is_err(), "{bad}");
         }
     }
@@ -190,7 +197,13 @@ mod tests {
     #[test]
     fn counter_scope() {
         let t: Id = "demo".parse().unwrap();
-        assert_eq!(CounterKey::new(&t, "invoice", true, date(2026, 1, 1)).scope(), "invoice#2026");
-        assert_eq!(CounterKey::new(&t, "invoice", false, date(2026, 1, 1)).scope(), "invoice");
+        assert_eq!(
+            CounterKey::new(&t, "invoice", true, date(2026, 1, 1)).scope(),
+            "invoice#2026"
+        );
+        assert_eq!(
+            CounterKey::new(&t, "invoice", false, date(2026, 1, 1)).scope(),
+            "invoice"
+        );
     }
 }

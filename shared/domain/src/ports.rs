@@ -75,10 +75,16 @@ pub struct WorkItem {
 pub trait BookingStore: Send + Sync {
     /// Stores the record unless one exists for the tenant and booking id; then returns that one.
     async fn record_booking(&self, record: &BookingRecord) -> Result<Recorded, StoreError>;
-    async fn booking(&self, tenant_id: &Id, booking_id: &Id)
-    -> Result<Option<BookingRecord>, StoreError>;
-    async fn mark_booking_invoiced(&self, tenant_id: &Id, booking_id: &Id)
-    -> Result<(), StoreError>;
+    async fn booking(
+        &self,
+        tenant_id: &Id,
+        booking_id: &Id,
+    ) -> Result<Option<BookingRecord>, StoreError>;
+    async fn mark_booking_invoiced(
+        &self,
+        tenant_id: &Id,
+        booking_id: &Id,
+    ) -> Result<(), StoreError>;
     /// Bookings still `Received` that were recorded before `before` (for the sweep).
     async fn bookings_awaiting_invoice(
         &self,
@@ -154,8 +160,11 @@ pub trait InvoiceStore: Send + Sync {
         expected: u64,
         invoice: &Invoice,
     ) -> Result<IssueOutcome, StoreError>;
-    async fn invoice(&self, tenant_id: &Id, invoice_id: &Id)
-    -> Result<Option<StoredInvoice>, StoreError>;
+    async fn invoice(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+    ) -> Result<Option<StoredInvoice>, StoreError>;
     async fn list_invoices(
         &self,
         tenant_id: &Id,

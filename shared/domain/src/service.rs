@@ -24,7 +24,7 @@ use crate::model::{Invoice, InvoiceStatus, Tenant};
 use crate::numbering::CounterKey;
 use crate::ports::{
     BookingRecord, BookingStatus, InvoiceFilter, InvoicePage, IssueOutcome, MailSender,
-    PdfRenderer, Recorded, Stores, StoredInvoice, TenantRecord,
+    PdfRenderer, Recorded, StoredInvoice, Stores, TenantRecord,
 };
 use crate::values::Id;
 use crate::view::DocumentView;
@@ -175,9 +175,13 @@ impl InvoiceIssuer {
         booking_id: &Id,
     ) -> Result<StoredInvoice, AppError> {
         let s = &self.stores;
-        let record = s.bookings.booking(tenant_id, booking_id).await?.ok_or_else(|| {
-            AppError::not_found("booking_not_found", format!("no booking '{booking_id}'"))
-        })?;
+        let record = s
+            .bookings
+            .booking(tenant_id, booking_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::not_found("booking_not_found", format!("no booking '{booking_id}'"))
+            })?;
         let tenant = tenant(s, tenant_id).await?;
         let stored = match s.invoices.invoice(tenant_id, &record.invoice_id).await? {
             Some(existing) => existing,
@@ -185,14 +189,21 @@ impl InvoiceIssuer {
                 let now = s.clock.now();
                 let customer = customer_from_booking(&record.booking, &tenant, now);
                 s.customers.upsert_customer(tenant_id, &customer).await?;
-                let plan =
-                    plan_invoice(&tenant, &record.booking, &record.invoice_id, now.date_naive(), now)?;
+                let plan = plan_invoice(
+                    &tenant,
+                    &record.booking,
+                    &record.invoice_id,
+                    now.date_naive(),
+                    now,
+                )?;
                 self.store_numbered(&tenant, plan.invoice).await?
             }
         };
         self.ensure_pdf(&stored.invoice).await?;
         if record.status == BookingStatus::Received {
-            s.bookings.mark_booking_invoiced(tenant_id, booking_id).await?;
+            s.bookings
+                .mark_booking_invoiced(tenant_id, booking_id)
+                .await?;
         }
         let inv = &stored.invoice;
         tracing::info!(tenant_id = %tenant_id, booking_id = %booking_id, invoice_id = %inv.id, number = %inv.number, "invoice issued");
@@ -285,7 +296,10 @@ impl InvoiceIssuer {
 }
 
 /// Renders on the blocking pool: typst is CPU-bound and must not stall the executor.
-pub async fn render(renderer: &Arc<dyn PdfRenderer>, invoice: &Invoice) -> Result<Vec<u8>, AppError> {
+pub async fn render(
+    renderer: &Arc<dyn PdfRenderer>,
+    invoice: &Invoice,
+) -> Result<Vec<u8>, AppError> {
     let view = DocumentView::from_invoice(invoice);
     let ident = invoice.id.as_str().to_string();
     let renderer = renderer.clone();
@@ -309,9 +323,13 @@ impl InvoiceMailer {
     /// Emails the invoice with its PDF, once.
     pub async fn deliver(&self, tenant_id: &Id, invoice_id: &Id) -> Result<(), AppError> {
         let s = &self.stores;
-        let stored = s.invoices.invoice(tenant_id, invoice_id).await?.ok_or_else(|| {
-            AppError::not_found("invoice_not_found", format!("no invoice '{invoice_id}'"))
-        })?;
+        let stored = s
+            .invoices
+            .invoice(tenant_id, invoice_id)
+            .await?
+            .ok_or_else(|| {
+                AppError::not_found("invoice_not_found", format!("no invoice '{invoice_id}'"))
+            })?;
         if stored.status == InvoiceStatus::Sent {
             return Ok(());
         }
@@ -326,7 +344,10 @@ impl InvoiceMailer {
         }
         let inv = &stored.invoice;
         let pdf = s.documents.document(&pdf_key(inv)).await?.ok_or_else(|| {
-            unavailable("pdf_missing", "the invoice PDF is not stored yet; retry later")
+            unavailable(
+                "pdf_missing",
+                "the invoice PDF is not stored yet; retry later",
+            )
         })?;
         let mail = invoice_mail(inv, &pdf, now)
             .map_err(|e| AppError::new(ErrorKind::Internal, "mail_build_failed", e.to_string()))?;
@@ -427,7 +448,11 @@ impl Sweeper {
             }
         }
         if report != SweepReport::default() {
-            tracing::info!(bookings = report.bookings, invoices = report.invoices, "sweep re-published stuck work");
+            tracing::info!(
+                bookings = report.bookings,
+                invoices = report.invoices,
+                "sweep re-published stuck work"
+            );
         }
         Ok(report)
     }
@@ -444,7 +469,11 @@ impl InvoiceQueries {
         InvoiceQueries { stores }
     }
 
-    pub async fn invoice(&self, tenant_id: &Id, invoice_id: &Id) -> Result<StoredInvoice, AppError> {
+    pub async fn invoice(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+    ) -> Result<StoredInvoice, AppError> {
         self.stores
             .invoices
             .invoice(tenant_id, invoice_id)
@@ -469,7 +498,11 @@ impl InvoiceQueries {
     }
 
     /// The stored PDF and its file name.
-    pub async fn pdf(&self, tenant_id: &Id, invoice_id: &Id) -> Result<(String, Vec<u8>), AppError> {
+    pub async fn pdf(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+    ) -> Result<(String, Vec<u8>), AppError> {
         let stored = self.invoice(tenant_id, invoice_id).await?;
         let bytes = self
             .stores
@@ -477,7 +510,10 @@ impl InvoiceQueries {
             .document(&pdf_key(&stored.invoice))
             .await?
             .ok_or_else(|| {
-                AppError::not_found("pdf_not_ready", "the PDF is not rendered yet; try again shortly")
+                AppError::not_found(
+                    "pdf_not_ready",
+                    "the PDF is not rendered yet; try again shortly",
+                )
             })?;
         Ok((pdf_file_name(&stored.invoice), bytes))
     }

@@ -79,7 +79,8 @@ NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO
 SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA \
 UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA ZM ZW";
 
-const EU_MEMBERS: &str = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK";
+const EU_MEMBERS: &str =
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK";
 
 impl CountryCode {
     pub const DE: CountryCode = CountryCode(*b"DE");
@@ -176,7 +177,11 @@ impl FromStr for Language {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Accept regional tags such as `de-AT` or `en_GB`.
-        let primary = s.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let primary = s
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match primary.as_str() {
             "de" => Ok(Language::De),
             "en" => Ok(Language::En),
@@ -207,7 +212,8 @@ impl FromStr for InvoiceNumber {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty()
             && s.len() <= 40
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_/.#".contains(c));
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_/.#".contains(c));
         if ok {
             Ok(InvoiceNumber(s.to_string()))
         } else {
@@ -238,7 +244,8 @@ impl FromStr for Id {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let ok = !s.is_empty()
             && s.len() <= 128
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
             && !s.starts_with('.');
         if ok {
             Ok(Id(s.to_string()))
@@ -259,7 +266,16 @@ mod tests {
     fn emails() {
         assert!("erika@example.org".parse::<EmailAddress>().is_ok());
         assert!("müller@bücher.de".parse::<EmailAddress>().is_ok());
-        for bad in ["", "x", "a@b", "a b@c.de", "<a@b.de>", "a@b..de", "a@.b.de", "a@b.de\r\nBcc: x@y.z"] {
+        for bad in [
+            "",
+            "x",
+            "a@b",
+            "a b@c.de",
+            "<a@b.de>",
+            "a@b..de",
+            "a@.b.de",
+            "a@b.de\r\nBcc: x@y.z",
+        ] {
             assert!(bad.parse::<EmailAddress>().is_err(), "{bad}");
         }
     }
@@ -270,7 +286,10 @@ mod tests {
         assert!(!"CH".parse::<CountryCode>().unwrap().is_eu_member());
         assert!("de".parse::<CountryCode>().is_err());
         assert!("XX".parse::<CountryCode>().is_err());
-        assert_eq!("de 123.456.789".parse::<VatId>().unwrap().as_str(), "DE123456789");
+        assert_eq!(
+            "de 123.456.789".parse::<VatId>().unwrap().as_str(),
+            "DE123456789"
+        );
         assert!("123".parse::<VatId>().is_err());
         assert_eq!("GR".parse::<CountryCode>().unwrap().vat_prefix(), "EL");
     }

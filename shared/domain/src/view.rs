@@ -173,7 +173,10 @@ impl DocumentView {
                 let label = match (b.category, lang) {
                     (VatCategory::S, Language::De) => format!("{rate} USt."),
                     (VatCategory::S, Language::En) => format!("{rate} VAT"),
-                    (cat, _) => format!("{rate} ({})", b.exemption_reason.as_deref().unwrap_or(cat.code())),
+                    (cat, _) => format!(
+                        "{rate} ({})",
+                        b.exemption_reason.as_deref().unwrap_or(cat.code())
+                    ),
                 };
                 VatView {
                     label,

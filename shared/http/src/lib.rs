@@ -139,7 +139,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -155,7 +157,11 @@ async fn booking_webhook(
     let body = read_body(&headers, body).await?;
     let unknown = || AppError::not_found("tenant_not_found", "no such tenant");
     let tenant_id = Id::from_str(&tenant_id).map_err(|_| unknown())?;
-    let tenant = state.tenants.tenant(&tenant_id).await?.ok_or_else(unknown)?;
+    let tenant = state
+        .tenants
+        .tenant(&tenant_id)
+        .await?
+        .ok_or_else(unknown)?;
 
     let secrets: Vec<WebhookSecret> = tenant
         .webhook_secrets
@@ -178,8 +184,12 @@ async fn booking_webhook(
 
 /// The tenant whose API key is presented as `Authorization: Bearer <key>`.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Id, AppError> {
-    let value = header_str(headers, header::AUTHORIZATION.as_str())
-        .ok_or_else(|| unauthorized("unauthorized", "an API key is required (Authorization: Bearer <key>)"))?;
+    let value = header_str(headers, header::AUTHORIZATION.as_str()).ok_or_else(|| {
+        unauthorized(
+            "unauthorized",
+            "an API key is required (Authorization: Bearer <key>)",
+        )
+    })?;
     let key = value
         .strip_prefix("Bearer ")
         .map(str::trim)
@@ -217,7 +227,10 @@ async fn get_invoice_pdf(
         .unwrap_or(HeaderValue::from_static("inline"));
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            ),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,
@@ -275,8 +288,16 @@ async fn list_invoices(
     };
     let page = state
         .queries
-        .list(&tenant_id, &filter, params.get("cursor").map(String::as_str), limit)
+        .list(
+            &tenant_id,
+            &filter,
+            params.get("cursor").map(String::as_str),
+            limit,
+        )
         .await?;
     let invoices: Vec<_> = page.invoices.iter().map(resources::invoice_json).collect();
-    Ok(axum::Json(json!({ "invoices": invoices, "next_cursor": page.next_cursor })).into_response())
+    Ok(
+        axum::Json(json!({ "invoices": invoices, "next_cursor": page.next_cursor }))
+            .into_response(),
+    )
 }

@@ -67,7 +67,9 @@ impl SignatureError {
             SignatureError::MissingHeader(h) => format!("the '{h}' header is missing"),
             SignatureError::BadTimestamp => "webhook-timestamp is not a unix timestamp".into(),
             SignatureError::TooOld => "webhook-timestamp is more than 5 minutes old".into(),
-            SignatureError::TooNew => "webhook-timestamp is more than 5 minutes in the future".into(),
+            SignatureError::TooNew => {
+                "webhook-timestamp is more than 5 minutes in the future".into()
+            }
             SignatureError::NoMatch => "no signature matches the body".into(),
         }
     }
@@ -86,7 +88,9 @@ fn mac(secret: &WebhookSecret, id: &str, timestamp: &str, body: &[u8]) -> HmacSh
 
 /// The `webhook-signature` header value a sender puts on this message.
 pub fn sign(secret: &WebhookSecret, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let tag = mac(secret, id, &timestamp.to_string(), body).finalize().into_bytes();
+    let tag = mac(secret, id, &timestamp.to_string(), body)
+        .finalize()
+        .into_bytes();
     format!("v1,{}", BASE64.encode(tag))
 }
 
@@ -175,18 +179,43 @@ mod tests {
         let body = b"{\"a\":1}";
         let ts = NOW.to_string();
         let sig = sign(&secret, "msg_1", NOW, body);
-        let ok = verify(std::slice::from_ref(&secret), &headers("msg_1", &ts, &sig), body, NOW);
+        let ok = verify(
+            std::slice::from_ref(&secret),
+            &headers("msg_1", &ts, &sig),
+            body,
+            NOW,
+        );
         assert_eq!(ok, Ok(()));
         // Wrong secret.
-        let e = verify(std::slice::from_ref(&other), &headers("msg_1", &ts, &sig), body, NOW);
+        let e = verify(
+            std::slice::from_ref(&other),
+            &headers("msg_1", &ts, &sig),
+            body,
+            NOW,
+        );
         assert_eq!(e, Err(SignatureError::NoMatch));
         // Tampered body, id or timestamp.
-        let e = verify(std::slice::from_ref(&secret), &headers("msg_1", &ts, &sig), b"{\"a\":2}", NOW);
+        let e = verify(
+            std::slice::from_ref(&secret),
+            &headers("msg_1", &ts, &sig),
+            b"{\"a\":2}",
+            NOW,
+        );
         assert_eq!(e, Err(SignatureError::NoMatch));
-        let e = verify(std::slice::from_ref(&secret), &headers("msg_2", &ts, &sig), body, NOW);
+        let e = verify(
+            std::slice::from_ref(&secret),
+            &headers("msg_2", &ts, &sig),
+            body,
+            NOW,
+        );
         assert_eq!(e, Err(SignatureError::NoMatch));
         let ts2 = (NOW + 1).to_string();
-        let e = verify(std::slice::from_ref(&secret), &headers("msg_1", &ts2, &sig), body, NOW);
+        let e = verify(
+            std::slice::from_ref(&secret),
+            &headers("msg_1", &ts2, &sig),
+            body,
+            NOW,
+        );
         assert_eq!(e, Err(SignatureError::NoMatch));
         // Too old, too new (just inside the tolerance is fine).
         for (offset, expected) in [
@@ -197,23 +226,48 @@ mod tests {
         ] {
             let t = NOW + offset;
             let s = sign(&secret, "msg_1", t, body);
-            let r = verify(std::slice::from_ref(&secret), &headers("msg_1", &t.to_string(), &s), body, NOW);
+            let r = verify(
+                std::slice::from_ref(&secret),
+                &headers("msg_1", &t.to_string(), &s),
+                body,
+                NOW,
+            );
             assert_eq!(r, expected, "offset {offset}");
         }
         // Rotation: several signatures in the header, several secrets on our side.
         let both = format!("{} {}", sign(&other, "msg_1", NOW, body), sig);
-        assert_eq!(verify(std::slice::from_ref(&secret), &headers("msg_1", &ts, &both), body, NOW), Ok(()));
+        assert_eq!(
+            verify(
+                std::slice::from_ref(&secret),
+                &headers("msg_1", &ts, &both),
+                body,
+                NOW
+            ),
+            Ok(())
+        );
         let secrets = [other.clone(), secret.clone()];
-        assert_eq!(verify(&secrets, &headers("msg_1", &ts, &sig), body, NOW), Ok(()));
+        assert_eq!(
+            verify(&secrets, &headers("msg_1", &ts, &sig), body, NOW),
+            Ok(())
+        );
         // Truncated or garbage signatures never match and never panic.
         for bad in ["", "v1,", "v1,AAAA", "v2,xyz", "v1,!!!", &sig[..10]] {
             assert_eq!(
-                verify(std::slice::from_ref(&secret), &headers("msg_1", &ts, bad), body, NOW),
+                verify(
+                    std::slice::from_ref(&secret),
+                    &headers("msg_1", &ts, bad),
+                    body,
+                    NOW
+                ),
                 Err(SignatureError::NoMatch),
                 "{bad}"
             );
         }
-        let missing = SignedHeaders { id: Some("msg_1"), timestamp: None, signature: Some(&sig) };
+        let missing = SignedHeaders {
+            id: Some("msg_1"),
+            timestamp: None,
+            signature: Some(&sig),
+        };
         assert_eq!(
             verify(std::slice::from_ref(&secret), &missing, body, NOW),
             Err(SignatureError::MissingHeader("webhook-timestamp"))
@@ -223,7 +277,11 @@ mod tests {
     #[test]
     fn secrets_must_be_long_enough() {
         assert!("whsec_c2hvcnQ=".parse::<WebhookSecret>().is_err());
-        assert!("ZmFrdHVyYS1kZW1vLXdlYmhvb2stc2VjcmV0LTAwMDE=".parse::<WebhookSecret>().is_err());
+        assert!(
+            "ZmFrdHVyYS1kZW1vLXdlYmhvb2stc2VjcmV0LTAwMDE="
+                .parse::<WebhookSecret>()
+                .is_err()
+        );
         assert!(SECRET.parse::<WebhookSecret>().is_ok());
     }
 }

@@ -146,6 +146,10 @@ impl Renderer {
     /// Loads the embedded fonts and parses the template. Takes a few
     /// milliseconds; do it once per process.
     pub fn new() -> Result<Renderer, RenderError> {
+        Self::with_template(INVOICE_TEMPLATE)
+    }
+
+    fn with_template(template: &str) -> Result<Renderer, RenderError> {
         // Inter first: it is the font the template asks for. The typst-assets
         // fonts (Libertinus Serif, New Computer Modern, DejaVu Sans Mono) are
         // embedded too and only serve as fallback for characters Inter lacks.
@@ -156,7 +160,9 @@ impl Renderer {
             .collect();
         let book = FontBook::from_fonts(&fonts);
         if !book.contains_family("inter") {
-            return Err(RenderError::Setup("embedded font Inter could not be parsed".into()));
+            return Err(RenderError::Setup(
+                "embedded font Inter could not be parsed".into(),
+            ));
         }
         let standards = PdfStandards::new(&[PdfStandard::A_3b])
             .map_err(|err| RenderError::Setup(err.message().to_string()))?;
@@ -164,7 +170,7 @@ impl Renderer {
             library: LazyHash::new(Library::builder().build()),
             book: LazyHash::new(book),
             fonts,
-            main: Source::new(file_id(MAIN_PATH), INVOICE_TEMPLATE.to_owned()),
+            main: Source::new(file_id(MAIN_PATH), template.to_owned()),
             standards,
         })
     }
@@ -187,7 +193,10 @@ impl Renderer {
         let view = view::normalize(view_json).map_err(RenderError::InvalidData)?;
         let world = RenderWorld::new(self, Bytes::new(view.json));
 
-        let Warned { output, warnings: _ } = typst::compile::<PagedDocument>(&world);
+        let Warned {
+            output,
+            warnings: _,
+        } = typst::compile::<PagedDocument>(&world);
         let document =
             output.map_err(|diags| RenderError::Template(format_diagnostics(&world, &diags)))?;
 
@@ -259,5 +268,44 @@ mod tests {
     #[test]
     fn renderer_is_send_and_sync() {
         assert_send_sync::<Renderer>();
+    }
+
+    const VIEW: &[u8] = include_bytes!("../tests/fixtures/de_b2c.json");
+
+    fn template_error(template: &str) -> String {
+        let renderer = Renderer::with_template(template).unwrap();
+        match renderer.render_pdf(VIEW, "t") {
+            Err(RenderError::Template(message)) => message,
+            other => panic!("expected a template error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn template_errors_carry_typst_diagnostics() {
+        let message = template_error("#let d = json(\"/data.json\")\n#d.no_such_key");
+        assert!(message.starts_with("/invoice.typ:2:"), "{message}");
+        assert!(message.contains("no_such_key"), "{message}");
+
+        let message = template_error("#let x = (");
+        assert!(message.starts_with("/invoice.typ:1:"), "{message}");
+    }
+
+    #[test]
+    fn templates_cannot_read_the_file_system() {
+        for path in ["/etc/passwd", "/src/lib.rs", "/templates/invoice.typ"] {
+            let message = template_error(&format!("#read(\"{path}\")"));
+            assert!(message.contains("not found"), "{path}: {message}");
+        }
+        let message = template_error("#read(\"../Cargo.toml\")");
+        assert!(message.contains("escape the project root"), "{message}");
+        let message = template_error("#import \"@preview/cetz:0.3.0\": *");
+        assert!(message.contains("denied"), "{message}");
+    }
+
+    #[test]
+    fn minimal_template_renders() {
+        let renderer = Renderer::with_template("#json(\"/data.json\").number").unwrap();
+        let pdf = renderer.render_pdf(VIEW, "t").unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
     }
 }

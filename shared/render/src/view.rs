@@ -28,7 +28,11 @@ pub(crate) fn normalize(json: &[u8]) -> Result<Normalized, String> {
         }
     })?;
     view.check()?;
-    let issue_date = view.issue_date_iso.as_deref().map(parse_iso_date).transpose()?;
+    let issue_date = view
+        .issue_date_iso
+        .as_deref()
+        .map(parse_iso_date)
+        .transpose()?;
     let json = serde_json::to_vec(&view).map_err(|err| err.to_string())?;
     Ok(Normalized { json, issue_date })
 }
@@ -102,7 +106,10 @@ impl DocumentView {
         let lang_ok = (2..=3).contains(&self.lang.len())
             && self.lang.bytes().all(|b| b.is_ascii_alphabetic());
         if !lang_ok {
-            return Err(format!("lang: {:?} is not an ISO 639 language code", self.lang));
+            return Err(format!(
+                "lang: {:?} is not an ISO 639 language code",
+                self.lang
+            ));
         }
         if self.number.trim().is_empty() {
             return Err("number: must not be empty".into());
@@ -237,7 +244,15 @@ mod tests {
     fn iso_dates() {
         assert_eq!(parse_iso_date("2026-11-20"), Ok((2026, 11, 20)));
         assert_eq!(parse_iso_date("2024-02-29"), Ok((2024, 2, 29)));
-        for bad in ["2026-02-29", "2026-13-01", "2026-00-10", "26-11-20", "2026/11/20", "+026-11-20", ""] {
+        for bad in [
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "26-11-20",
+            "2026/11/20",
+            "+026-11-20",
+            "",
+        ] {
             assert!(parse_iso_date(bad).is_err(), "{bad}");
         }
     }

@@ -47,9 +47,7 @@ impl<'a> RenderWorld<'a> {
 
     fn not_found(id: FileId) -> FileError {
         match id.root() {
-            VirtualRoot::Project => {
-                FileError::NotFound(PathBuf::from(id.vpath().get_with_slash()))
-            }
+            VirtualRoot::Project => FileError::NotFound(PathBuf::from(id.vpath().get_with_slash())),
             // No packages: `#import "@preview/.."` must not reach anything.
             VirtualRoot::Package(_) => FileError::AccessDenied,
         }
@@ -113,12 +111,26 @@ mod tests {
         assert_eq!(world.file(file_id(DATA_PATH)).unwrap().as_slice(), b"{}");
         assert!(world.source(world.main()).is_ok());
         assert!(world.file(world.main()).is_ok());
-        assert!(matches!(world.source(file_id(DATA_PATH)), Err(FileError::NotSource)));
+        assert!(matches!(
+            world.source(file_id(DATA_PATH)),
+            Err(FileError::NotSource)
+        ));
 
-        for path in ["/etc/passwd", "/etc/../etc/passwd", "/proc/self/environ", "/templates/invoice.typ"] {
+        for path in [
+            "/etc/passwd",
+            "/etc/../etc/passwd",
+            "/proc/self/environ",
+            "/templates/invoice.typ",
+        ] {
             let id = file_id(path);
-            assert!(matches!(world.file(id), Err(FileError::NotFound(_))), "{path}");
-            assert!(matches!(world.source(id), Err(FileError::NotFound(_))), "{path}");
+            assert!(
+                matches!(world.file(id), Err(FileError::NotFound(_))),
+                "{path}"
+            );
+            assert!(
+                matches!(world.source(id), Err(FileError::NotFound(_))),
+                "{path}"
+            );
         }
 
         let spec: PackageSpec = "@preview/example:0.1.0".parse().unwrap();

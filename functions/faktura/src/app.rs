@@ -1,0 +1,252 @@
+//! Local mode: the same HTTP handlers and background work as the Lambda functions, in one
+//! process, on embedded adapters (SQLite, files, an `.eml` outbox, an in-process bus).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use faktura_domain::error::{AppError, ErrorKind};
+use faktura_domain::events::DomainEvent;
+use faktura_domain::ports::{Clock, PdfRenderer, Stores, SystemClock};
+use faktura_domain::service::{
+    BookingIntake, InvoiceIssuer, InvoiceMailer, InvoiceQueries, Sweeper, Workflow,
+};
+use faktura_domain::view::DocumentView;
+use faktura_embedded::{FsDocumentStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
+use faktura_http::AppState;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::tenants::LocalTenant;
+
+/// Written into a data dir so `faktura demo` only ever wipes folders it created.
+pub const DATA_DIR_MARKER: &str = ".faktura-data";
+
+/// How many events are worked on at once (rendering is CPU-bound; mail is rate-limited).
+const WORKERS: usize = 4;
+const MAX_ATTEMPTS: u32 = 5;
+
+/// The typst renderer behind the domain's port.
+pub struct TypstRenderer(pub faktura_render::Renderer);
+
+impl PdfRenderer for TypstRenderer {
+    fn render_pdf(&self, view: &DocumentView, ident: &str) -> Result<Vec<u8>, String> {
+        self.0
+            .render_pdf(&view.to_json(), ident)
+            .map_err(|e| e.to_string())
+    }
+}
+
+pub struct LocalConfig {
+    pub data_dir: PathBuf,
+    pub tenants: Vec<LocalTenant>,
+    /// How often stuck work is looked for, and how old it must be.
+    pub sweep_every: Duration,
+    pub sweep_grace: TimeDelta,
+}
+
+impl LocalConfig {
+    pub fn new(data_dir: PathBuf, tenants: Vec<LocalTenant>) -> LocalConfig {
+        LocalConfig {
+            data_dir,
+            tenants,
+            sweep_every: Duration::from_secs(30),
+            sweep_grace: TimeDelta::seconds(60),
+        }
+    }
+}
+
+/// A running local Faktura: the router to serve and the background tasks behind it.
+pub struct LocalApp {
+    pub state: AppState,
+    pub stores: Stores,
+    pub outbox_dir: PathBuf,
+    pub documents_dir: PathBuf,
+    pub sweeper: Sweeper,
+    bus: InProcessBus,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LocalApp {
+    pub async fn start(config: LocalConfig) -> Result<LocalApp, String> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+        std::fs::write(dir.join(DATA_DIR_MARKER), b"faktura local data\n")
+            .map_err(|e| format!("cannot write to data dir {}: {e}", dir.display()))?;
+        let documents_dir = dir.join("documents");
+        let outbox_dir = dir.join("outbox");
+        for d in [&documents_dir, &outbox_dir] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+
+        let db = Arc::new(
+            SqliteStore::open(&dir.join("faktura.sqlite3"))
+                .map_err(|e| format!("cannot open the database: {e}"))?,
+        );
+        let (bus, events) = InProcessBus::new();
+        let renderer = faktura_render::Renderer::new()
+            .map_err(|e| format!("cannot load the invoice templates: {e}"))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tenants = Arc::new(StaticTenants::new(
+            config
+                .tenants
+                .into_iter()
+                .map(|t| (t.record, t.api_keys))
+                .collect(),
+        ));
+        let stores = Stores {
+            tenants: tenants.clone(),
+            bookings: db.clone(),
+            customers: db.clone(),
+            invoices: db.clone(),
+            documents: Arc::new(FsDocumentStore::new(documents_dir.clone())),
+            events: Arc::new(bus.clone()),
+            clock: clock.clone(),
+        };
+        let workflow = Workflow {
+            issuer: InvoiceIssuer::new(stores.clone(), Arc::new(TypstRenderer(renderer))),
+            mailer: InvoiceMailer::new(
+                stores.clone(),
+                Arc::new(OutboxMailer::new(outbox_dir.clone())),
+            ),
+        };
+        let sweeper = Sweeper::new(stores.clone());
+        let (stop, stopped) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(dispatch(events, workflow)),
+            tokio::spawn(sweep_periodically(
+                sweeper.clone(),
+                config.sweep_every,
+                config.sweep_grace,
+                stopped,
+            )),
+        ];
+        let state = AppState {
+            tenants,
+            intake: BookingIntake::new(stores.clone()),
+            queries: InvoiceQueries::new(stores.clone()),
+            clock,
+        };
+        Ok(LocalApp {
+            state,
+            stores,
+            outbox_dir,
+            documents_dir,
+            sweeper,
+            bus,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        faktura_http::router(self.state.clone())
+    }
+
+    /// Binds `addr` and serves the routes in the background; returns the bound address.
+    pub async fn serve(&mut self, addr: SocketAddr) -> Result<SocketAddr, String> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let router = self.router();
+        let mut stopped = self.stop.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.changed().await;
+            };
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "server stopped");
+            }
+        }));
+        Ok(bound)
+    }
+
+    /// Events published so far, by type (for progress reports and tests).
+    pub fn bus(&self) -> &InProcessBus {
+        &self.bus
+    }
+
+    pub fn outbox_path(&self, invoice_id: &str) -> PathBuf {
+        self.outbox_dir.join(format!("{invoice_id}.eml"))
+    }
+
+    pub fn document_path(&self, key: &str) -> PathBuf {
+        self.documents_dir.join(key)
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+fn retryable(e: &AppError) -> bool {
+    matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal)
+}
+
+/// Feeds bus events to the workflow, a few at a time, retrying transient failures with
+/// backoff. What still fails is left to the sweep, as an SQS dead-letter queue would be.
+async fn dispatch(mut events: mpsc::UnboundedReceiver<DomainEvent>, workflow: Workflow) {
+    let slots = Arc::new(Semaphore::new(WORKERS));
+    while let Some(event) = events.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let workflow = workflow.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            for attempt in 1..=MAX_ATTEMPTS {
+                match workflow.handle(&event).await {
+                    Ok(()) => return,
+                    Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => {
+                        tracing::warn!(event = event.event_type.as_str(), tenant_id = %event.tenant_id, invoice_id = %event.invoice_id, attempt, error = %e, "retrying");
+                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(event = event.event_type.as_str(), tenant_id = %event.tenant_id, booking_id = %event.booking_id, invoice_id = %event.invoice_id, error = %e, "event failed; left for the sweep");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn sweep_periodically(
+    sweeper: Sweeper,
+    every: Duration,
+    grace: TimeDelta,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(e) = sweeper.sweep(grace, 100).await {
+                    tracing::warn!(error = %e, "sweep failed");
+                }
+            }
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// True when `dir` may be wiped by `faktura demo`: missing, empty, or made by us.
+pub fn is_ours_or_empty(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Err(_) => true,
+        Ok(mut entries) => entries.next().is_none() || dir.join(DATA_DIR_MARKER).exists(),
+    }
+}

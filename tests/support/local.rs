@@ -1,0 +1,196 @@
+//! A local Faktura started in-process on a temporary data dir, served on a free loopback
+//! port, and a client that talks to it like a booking platform and an API user would.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use faktura_domain::model::InvoiceStatus;
+use faktura_domain::values::Id;
+use faktura_http::signature::{WebhookSecret, sign};
+use faktura_local::app::{LocalApp, LocalConfig};
+use faktura_local::tenants::{self, LocalTenant};
+use serde_json::Value;
+
+pub const DEMO: &str = tenants::DEMO_TENANT;
+pub const DEMO_SECRET: &str = tenants::DEMO_SECRET;
+pub const DEMO_KEY: &str = tenants::DEMO_API_KEY;
+pub const SMALL: &str = "kleinunternehmer";
+pub const SMALL_SECRET: &str = "whsec_a2xlaW51bnRlcm5laG1lci1kZW1vLXNlY3JldC0wMDE=";
+pub const SMALL_KEY: &str = "kleinunternehmer-api-key";
+
+/// The documented sample booking (B2C, gross prices).
+pub const SAMPLE: &str = include_str!("../../events/webhooks/demo/01-b2c-gross.json");
+
+pub struct TestApp {
+    pub app: LocalApp,
+    pub base: String,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub json: Value,
+}
+
+pub fn load_tenants() -> Vec<LocalTenant> {
+    tenants::demo()
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut app = LocalApp::start(LocalConfig::new(dir.path().join("data"), load_tenants()))
+            .await
+            .expect("local app starts");
+        let addr = app
+            .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("serves");
+        TestApp {
+            app,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
+    /// Posts `body` with explicit Standard Webhooks headers (any may be left out).
+    pub async fn post_raw(
+        &self,
+        tenant: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self
+            .client
+            .post(format!("{}/v1/webhooks/{tenant}/bookings", self.base))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
+        let res = req.body(body).send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, json }
+    }
+
+    /// Signs like a platform: fresh webhook id, current time.
+    pub async fn post_signed(&self, tenant: &str, secret: &str, body: &str) -> Answer {
+        let id = format!("msg_{}", uuid_like());
+        self.post_delivery(tenant, secret, &id, chrono::Utc::now().timestamp(), body)
+            .await
+    }
+
+    /// One delivery with a given id and timestamp (send it twice to simulate a retry).
+    pub async fn post_delivery(
+        &self,
+        tenant: &str,
+        secret: &str,
+        id: &str,
+        timestamp: i64,
+        body: &str,
+    ) -> Answer {
+        let secret: WebhookSecret = secret.parse().expect("secret");
+        let sig = sign(&secret, id, timestamp, body.as_bytes());
+        self.post_raw(
+            tenant,
+            &[
+                ("webhook-id", id.to_string()),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", sig),
+            ],
+            body.as_bytes().to_vec(),
+        )
+        .await
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        key: Option<&str>,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        (status, headers, res.bytes().await.expect("body").to_vec())
+    }
+
+    pub async fn get_json(&self, path: &str, key: Option<&str>) -> Answer {
+        let (status, _, body) = self.get(path, key).await;
+        Answer {
+            status,
+            json: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Waits until the invoice's email went out; panics after `timeout`.
+    pub async fn wait_sent(&self, tenant: &str, invoice_id: &str, timeout: Duration) -> Value {
+        let started = Instant::now();
+        let tenant_id: Id = tenant.parse().expect("tenant id");
+        let invoice_id: Id = invoice_id.parse().expect("invoice id");
+        loop {
+            if let Some(s) = self
+                .app
+                .stores
+                .invoices
+                .invoice(&tenant_id, &invoice_id)
+                .await
+                .expect("store")
+                && s.status == InvoiceStatus::Sent
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "invoice {invoice_id} not sent within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let key = if tenant == SMALL { SMALL_KEY } else { DEMO_KEY };
+        let a = self
+            .get_json(&format!("/v1/invoices/{invoice_id}"), Some(key))
+            .await;
+        assert_eq!(a.status, 200, "{}", a.json);
+        a.json
+    }
+
+    /// Files in the mail outbox.
+    pub fn outbox(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.app.outbox_dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:x}{:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The sample with a different booking id (and optionally other replacements).
+pub fn sample_with(booking_id: &str, replacements: &[(&str, &str)]) -> String {
+    let mut body = SAMPLE.replace("\"bk_1001\"", &format!("\"{booking_id}\""));
+    for (from, to) in replacements {
+        assert!(body.contains(from), "sample has no {from}");
+        body = body.replace(from, to);
+    }
+    body
+}
