@@ -56,14 +56,20 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let command = Cli::parse().command;
+    // The demo prints its own report; the server logs what it does.
+    let default_filter = match command {
+        Command::Demo { .. } => "warn",
+        _ => "warn,faktura=info,faktura_domain=info,faktura_http=info,faktura_local=info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,faktura=info".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse().command).await {
+    match run(command).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
