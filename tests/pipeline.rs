@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use faktura_domain::booking::parse_booking_event;
+use faktura_domain::i18n;
 use faktura_domain::invoicing::booking_hash;
 use faktura_domain::ports::{BookingRecord, BookingStatus};
 use faktura_domain::values::Id;
+use faktura_domain::values::Language;
 use faktura_tests::local::{
     DEMO, DEMO_KEY, DEMO_SECRET, SAMPLE, SMALL, SMALL_SECRET, TestApp, sample_with,
 };
@@ -137,9 +139,9 @@ async fn every_sample_booking_renders_what_the_law_requires() {
         assert!(text.contains(seller_tax), "{name}: seller tax id");
         // The PDF shows the API's amount due, formatted for the document's language.
         let due = inv["totals"]["amount_due"].as_str().unwrap();
-        let (int, frac) = due.split_once('.').unwrap();
-        let de = format!("{},{frac}", group(int, '.'));
-        let en = format!("{}.{frac}", group(int, ','));
+        let due_decimal = due.parse().unwrap();
+        let de = i18n::number(Language::De, due_decimal, 2, 2);
+        let en = i18n::number(Language::En, due_decimal, 2, 2);
         assert!(
             text.contains(&de) || text.contains(&en),
             "{name}: amount due {due}:\n{text}"
@@ -193,17 +195,6 @@ async fn every_sample_booking_renders_what_the_law_requires() {
             _ => {}
         }
     }
-}
-
-fn group(int: &str, sep: char) -> String {
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(sep);
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,15 @@ pub struct LocalTenant {
     pub api_keys: Vec<String>,
 }
 
+impl std::fmt::Debug for LocalTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalTenant")
+            .field("record", &self.record)
+            .field("api_keys", &format!("<{} redacted>", self.api_keys.len()))
+            .finish()
+    }
+}
+
 pub fn parse(text: &str, origin: &str) -> Result<Vec<LocalTenant>, String> {
     let file: TenantsFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     let mut out = Vec::new();

@@ -21,11 +21,24 @@ use crate::values::{EmailAddress, Id};
 use crate::view::DocumentView;
 
 /// A tenant with the credentials that authenticate it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TenantRecord {
     pub tenant: Tenant,
     /// Standard Webhooks secrets (`whsec_...`); several during a rotation.
     pub webhook_secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for TenantRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets never reach logs or panic messages.
+        f.debug_struct("TenantRecord")
+            .field("tenant", &self.tenant)
+            .field(
+                "webhook_secrets",
+                &format!("<{} redacted>", self.webhook_secrets.len()),
+            )
+            .finish()
+    }
 }
 
 #[async_trait]

@@ -17,6 +17,8 @@ pub struct DocumentView {
     pub labels: BTreeMap<&'static str, &'static str>,
     pub number: String,
     pub issue_date: String,
+    /// The issue date as YYYY-MM-DD: the PDF's creation date, so output stays reproducible.
+    pub issue_date_iso: String,
     pub due_date: String,
     pub service_period: Option<String>,
     pub customer_number: Option<String>,
@@ -193,6 +195,7 @@ impl DocumentView {
             labels: i18n::labels(lang).into_iter().collect(),
             number: inv.number.as_str().to_string(),
             issue_date: i18n::date(lang, inv.issue_date),
+            issue_date_iso: inv.issue_date.format("%Y-%m-%d").to_string(),
             due_date: i18n::date(lang, inv.due_date),
             service_period: inv
                 .service_period()

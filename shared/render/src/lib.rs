@@ -191,7 +191,8 @@ impl Renderer {
 
     fn render_inner(&self, view_json: &[u8], ident: &str) -> Result<Vec<u8>, RenderError> {
         let view = view::normalize(view_json).map_err(RenderError::InvalidData)?;
-        let world = RenderWorld::new(self, Bytes::new(view.json));
+        let json = self.printable(&view.json)?;
+        let world = RenderWorld::new(self, Bytes::new(json));
 
         let Warned {
             output,
@@ -209,6 +210,60 @@ impl Renderer {
         };
         typst_pdf::pdf(&document, &options)
             .map_err(|diags| RenderError::Pdf(format_diagnostics(&world, &diags)))
+    }
+}
+
+impl Renderer {
+    /// Whether some embedded font has a glyph for `c`.
+    fn has_glyph(&self, c: char) -> bool {
+        c.is_ascii_graphic()
+            || c == ' '
+            || self
+                .fonts
+                .iter()
+                .any(|f| f.info().coverage.contains(u32::from(c)))
+    }
+
+    /// Replaces characters no embedded font can show (emoji, scripts we ship no font for)
+    /// with U+FFFD. PDF/A forbids missing glyphs, so without this a customer's emoji would
+    /// make the invoice unrenderable. The data itself (and any e-invoice XML) keeps them.
+    fn printable(&self, json: &[u8]) -> Result<Vec<u8>, RenderError> {
+        fn walk(value: &mut serde_json::Value, fix: &dyn Fn(&str) -> Option<String>) {
+            match value {
+                serde_json::Value::String(s) => {
+                    if let Some(fixed) = fix(s) {
+                        *s = fixed;
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(|v| walk(v, fix)),
+                serde_json::Value::Object(map) => map.values_mut().for_each(|v| walk(v, fix)),
+                _ => {}
+            }
+        }
+        let replacement = if self.has_glyph('\u{FFFD}') {
+            '\u{FFFD}'
+        } else {
+            '?'
+        };
+        let fix = |s: &str| -> Option<String> {
+            s.chars()
+                .any(|c| !self.has_glyph(c) && !c.is_whitespace())
+                .then(|| {
+                    s.chars()
+                        .map(|c| {
+                            if self.has_glyph(c) || c.is_whitespace() {
+                                c
+                            } else {
+                                replacement
+                            }
+                        })
+                        .collect()
+                })
+        };
+        let mut value: serde_json::Value =
+            serde_json::from_slice(json).map_err(|e| RenderError::InvalidData(e.to_string()))?;
+        walk(&mut value, &fix);
+        serde_json::to_vec(&value).map_err(|e| RenderError::InvalidData(e.to_string()))
     }
 }
 

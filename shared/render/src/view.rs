@@ -157,6 +157,9 @@ struct Labels {
     /// Optional: the caption for `totals.prepaid`.
     #[serde(default)]
     prepaid: Option<String>,
+    /// Optional: the caption for `totals.rounding`.
+    #[serde(default)]
+    rounding: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -226,6 +229,9 @@ struct Totals {
     gross: String,
     #[serde(deserialize_with = "nullable")]
     prepaid: Option<String>,
+    /// Optional: the rounding amount (EN 16931 BT-114), when not zero.
+    #[serde(default)]
+    rounding: Option<String>,
     amount_due: String,
 }
 

@@ -254,6 +254,34 @@ fn customer_text_is_printed_literally() {
 }
 
 #[test]
+fn characters_without_a_glyph_do_not_break_the_pdf() {
+    // PDF/A forbids missing glyphs: emoji and scripts we ship no font for are replaced for
+    // display, everything else is printed as typed.
+    let mut view = fixture("de_b2c.json");
+    view["buyer"]["address_lines"] =
+        json!(["Zoë Łukasiewicz 🙏", "Ελένη Παπαδοπούλου", "東京 Straße 1"]);
+    view["notes"] = json!(["Namasté 🧘‍♀️"]);
+    view["totals"]["rounding"] = json!("0,01 €");
+    view["labels"]["rounding"] = json!("Rundung");
+    let pages = pdf_pages(&render(&view, "inv_glyphs"), "glyphs");
+    let text = &pages[0];
+    assert_contains(
+        text,
+        &[
+            "Zoë Łukasiewicz",
+            "Namasté",
+            "Straße 1",
+            "Rundung",
+            "0,01 €",
+        ],
+    );
+    assert!(
+        !text.contains('🙏'),
+        "an emoji cannot be in the PDF text:\n{text}"
+    );
+}
+
+#[test]
 fn output_is_deterministic() {
     let view = serde_json::to_vec(&fixture("de_b2c.json")).unwrap();
     let first = renderer().render_pdf(&view, "inv_det").unwrap();
