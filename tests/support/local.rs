@@ -41,9 +41,10 @@ pub fn load_tenants() -> Vec<LocalTenant> {
 impl TestApp {
     pub async fn start() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut app = LocalApp::start(LocalConfig::new(dir.path().join("data"), load_tenants()))
-            .await
-            .expect("local app starts");
+        let mut config = LocalConfig::new(dir.path().join("data"), load_tenants());
+        // Tests drive the sweep themselves.
+        config.sweep_every = Duration::from_secs(3600);
+        let mut app = LocalApp::start(config).await.expect("local app starts");
         let addr = app
             .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await

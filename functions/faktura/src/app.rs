@@ -230,7 +230,9 @@ async fn sweep_periodically(
     grace: TimeDelta,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(every);
+    // The first sweep comes one period after start: work from before a restart is older than
+    // the grace period by then and gets picked up.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             _ = ticker.tick() => {

@@ -214,6 +214,20 @@ pub fn labels(lang: Language) -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// Column captions for documents whose prices were quoted including VAT.
+pub fn gross_price_labels(lang: Language) -> [(&'static str, &'static str); 2] {
+    match lang {
+        Language::De => [
+            ("unit_price", "Einzelpreis brutto"),
+            ("net_amount", "Brutto"),
+        ],
+        Language::En => [
+            ("unit_price", "Unit price incl. VAT"),
+            ("net_amount", "Gross"),
+        ],
+    }
+}
+
 pub fn small_business_note(lang: Language) -> &'static str {
     match lang {
         Language::De => "Gemäß § 19 UStG wird keine Umsatzsteuer berechnet.",

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::i18n;
-use crate::model::{Invoice, PostalAddress, VatCategory};
+use crate::model::{Invoice, PostalAddress, PriceBasis, VatCategory};
+use crate::money::Amount;
 use crate::values::Language;
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +144,14 @@ impl DocumentView {
             Some(s.address.country),
         ));
 
+        let gross_prices = inv.price_basis == PriceBasis::Gross;
+        let mut labels: BTreeMap<&'static str, &'static str> =
+            i18n::labels(lang).into_iter().collect();
+        if gross_prices {
+            for (key, text) in i18n::gross_price_labels(lang) {
+                labels.insert(key, text);
+            }
+        }
         let multi_day_lines = inv.lines.iter().any(|l| !l.service.is_single_day());
         let distinct_dates = inv
             .lines
@@ -161,9 +170,16 @@ impl DocumentView {
                     .then(|| period_text(lang, l.service.start, l.service.end)),
                 quantity: i18n::number(lang, l.quantity, 0, 4),
                 unit: i18n::unit(lang, &l.unit_code),
-                unit_price: i18n::unit_price(lang, l.unit_price_net, cur),
+                // Prices quoted gross are shown as quoted; the VAT breakdown carries the nets.
+                unit_price: match (gross_prices, l.unit_price_gross) {
+                    (true, Some(p)) => i18n::unit_price(lang, p, cur),
+                    _ => i18n::unit_price(lang, l.unit_price_net, cur),
+                },
                 vat_rate: i18n::percent(lang, l.vat_rate),
-                net_amount: money(l.net_amount),
+                net_amount: match (gross_prices, l.unit_price_gross) {
+                    (true, Some(p)) => money(Amount::round(l.quantity * p)),
+                    _ => money(l.net_amount),
+                },
             })
             .collect();
 
@@ -192,7 +208,7 @@ impl DocumentView {
         DocumentView {
             lang: lang.as_str(),
             kind: "invoice",
-            labels: i18n::labels(lang).into_iter().collect(),
+            labels,
             number: inv.number.as_str().to_string(),
             issue_date: i18n::date(lang, inv.issue_date),
             issue_date_iso: inv.issue_date.format("%Y-%m-%d").to_string(),

