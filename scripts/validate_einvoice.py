@@ -20,6 +20,7 @@ stylesheet that does not compile, a transformation that crashes).
 """
 
 import json
+import logging
 import os
 import sys
 import time
@@ -64,18 +65,24 @@ class Validator:
             if not os.path.isfile(path):
                 fail(f"stylesheet not found: {path}")
             started = time.monotonic()
-            executable = self.xslt.compile_stylesheet(stylesheet_file=path)
-            if executable is None or self.xslt.exception_occurred:
-                fail(f"cannot compile {path}: {self.xslt.error_message}")
+            try:
+                executable = self.xslt.compile_stylesheet(stylesheet_file=path)
+            except Exception as err:  # saxonche raises PySaxonApiError
+                fail(f"cannot compile {path}: {err}")
+            if executable is None:
+                fail(f"cannot compile {path}")
             self.compile_seconds += time.monotonic() - started
             self.compiled[syntax] = executable
         return self.compiled[syntax]
 
     def schematron(self, syntax, path):
         executable = self.stylesheet(syntax)
-        svrl = executable.transform_to_string(source_file=os.path.abspath(path))
-        if svrl is None or executable.exception_occurred:
-            fail(f"schematron transformation of {path} failed: {executable.error_message}")
+        try:
+            svrl = executable.transform_to_string(source_file=os.path.abspath(path))
+        except Exception as err:  # saxonche raises PySaxonApiError
+            fail(f"schematron transformation of {path} failed: {err}")
+        if svrl is None:
+            fail(f"schematron transformation of {path} returned nothing")
         root = etree.fromstring(svrl.encode("utf-8"))
         errors, warnings = [], []
         for node in root.iter(f"{{{SVRL_NS}}}failed-assert"):
@@ -144,9 +151,7 @@ def main(argv):
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
-    # facturx logs every XSD check at INFO level on stderr: keep stderr for real problems.
-    import logging
-
+    # facturx logs every XSD check; keep stderr for real problems.
     logging.getLogger("factur-x").setLevel(logging.WARNING)
     validator = Validator()
     started = time.monotonic()
@@ -161,4 +166,12 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except SystemExit:
+        raise
+    except BaseException as err:  # the tooling itself failed: not a verdict on the files
+        import traceback
+
+        traceback.print_exc()
+        fail(f"internal error: {err!r}")

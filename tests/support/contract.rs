@@ -99,6 +99,7 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
                 pattern: parsed("RE-{yyyy}-{seq:5}"),
                 yearly_reset: true,
             },
+            einvoice: faktura_domain::model::EInvoiceFormat::Zugferd,
         },
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::error::{AppError, ErrorKind};
-use crate::model::{PostalAddress, PriceBasis, ServicePeriod, VatCategory};
+use crate::model::{EInvoiceFormat, PostalAddress, PriceBasis, ServicePeriod, VatCategory};
 use crate::money::{Currency, VatRate};
 use crate::values::{CountryCode, EmailAddress, Id, Language, VatId};
 
@@ -47,6 +47,12 @@ pub struct BookingCustomer {
     pub language: Option<Language>,
     pub vat_id: Option<VatId>,
     pub address: PostalAddress,
+    /// The document format the customer wants (else the tenant's default).
+    #[serde(default)]
+    pub einvoice: Option<EInvoiceFormat>,
+    /// Leitweg-ID of a German public buyer; implies XRechnung.
+    #[serde(default)]
+    pub leitweg_id: Option<String>,
 }
 
 impl BookingCustomer {
@@ -109,6 +115,10 @@ struct WireCustomer {
     #[serde(default)]
     vat_id: Option<String>,
     address: WireAddress,
+    #[serde(default)]
+    einvoice: Option<String>,
+    #[serde(default)]
+    leitweg_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +307,40 @@ fn parsed<T: FromStr<Err = crate::money::ValueError>>(
         .map_err(|e: crate::money::ValueError| AppError::invalid(field, e.0))
 }
 
+/// A Leitweg-ID: coarse address (2 to 12 digits), optional fine address (up to 30 letters or
+/// digits), check digits per ISO 7064 MOD 97-10, joined by hyphens (e.g. `04011000-1234512345-06`).
+pub fn leitweg_id(field: &str, value: &str) -> Result<String, AppError> {
+    let id = value.trim().to_ascii_uppercase();
+    let bad = |why: &str| AppError::invalid(field, format!("'{value}' is not a Leitweg-ID: {why}"));
+    let parts: Vec<&str> = id.split('-').collect();
+    let (coarse, fine, check) = match parts.as_slice() {
+        [coarse, check] => (*coarse, "", *check),
+        [coarse, fine, check] => (*coarse, *fine, *check),
+        _ => return Err(bad("expected coarse-fine-check or coarse-check")),
+    };
+    if !(2..=12).contains(&coarse.len()) || !coarse.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("the coarse address is 2 to 12 digits"));
+    }
+    if fine.len() > 30 || !fine.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(bad("the fine address is up to 30 letters or digits"));
+    }
+    if check.len() != 2 || !check.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("the check digits are two digits"));
+    }
+    // ISO 7064 MOD 97-10 over coarse+fine with letters as 10..35, as for IBANs.
+    let mut remainder: u32 = 0;
+    for c in coarse.chars().chain(fine.chars()).chain("00".chars()) {
+        let v = c.to_digit(36).unwrap_or(0);
+        for d in v.to_string().chars() {
+            remainder = (remainder * 10 + d.to_digit(10).unwrap_or(0)) % 97;
+        }
+    }
+    if format!("{:02}", 98 - remainder) != check {
+        return Err(bad("the check digits do not match"));
+    }
+    Ok(id)
+}
+
 fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| AppError::invalid(field, format!("'{value}' is not a date (YYYY-MM-DD)")))
@@ -353,6 +397,22 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
             None => None,
         },
         vat_id,
+        einvoice: match c.einvoice.as_deref() {
+            None => None,
+            Some("pdf") => Some(EInvoiceFormat::Pdf),
+            Some("zugferd") => Some(EInvoiceFormat::Zugferd),
+            Some("xrechnung") => Some(EInvoiceFormat::Xrechnung),
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "data.customer.einvoice",
+                    format!("'{other}' must be one of pdf, zugferd, xrechnung"),
+                ));
+            }
+        },
+        leitweg_id: match c.leitweg_id.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Some(leitweg_id("data.customer.leitweg_id", v)?),
+            _ => None,
+        },
         address: PostalAddress {
             line1: text("data.customer.address.line1", c.address.line1, 200, false)?,
             line2: optional_text("data.customer.address.line2", c.address.line2, 200, false)?,
@@ -571,6 +631,28 @@ mod tests {
         }
         let e = with(r#""items": [ {"#, r#""items": [], "x": [ {"#).unwrap_err();
         assert_eq!(e.code, "no_items");
+    }
+
+    #[test]
+    fn leitweg_ids() {
+        for ok in [
+            "04011000-1234512345-06",
+            "991-33333TEST-33",
+            "04011000-12345-03",
+            "991-33333test-33",
+        ] {
+            assert!(leitweg_id("f", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "04011000-1234512345-07",
+            "x-1-06",
+            "1-06",
+            "04011000",
+            "0401-12345-6",
+            "04011000-12_45-03",
+        ] {
+            assert!(leitweg_id("f", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@ use crate::calc::{PricedItem, calculate};
 use crate::error::{AppError, ErrorKind};
 use crate::i18n;
 use crate::model::{
-    Buyer, Customer, DocumentKind, Invoice, ServicePeriod, Tenant, VatBreakdown, VatCategory,
-    VatTreatment,
+    Buyer, Customer, DocumentKind, EInvoiceFormat, Invoice, ServicePeriod, Tenant, VatBreakdown,
+    VatCategory, VatTreatment,
 };
 use crate::money::VatRate;
 use crate::values::{Id, InvoiceNumber, Language};
@@ -41,6 +41,8 @@ pub fn customer_from_booking(booking: &Booking, tenant: &Tenant, now: DateTime<U
         language: c.language.unwrap_or(tenant.settings.language),
         vat_id: c.vat_id.clone(),
         address: c.address.clone(),
+        einvoice: c.einvoice,
+        leitweg_id: c.leitweg_id.clone(),
         updated_at: now,
     }
 }
@@ -182,12 +184,18 @@ pub fn plan_invoice(
         .language
         .unwrap_or(tenant.settings.language);
     let basis = booking.prices.unwrap_or(tenant.settings.default_prices);
-    let fallback_service = booking.booked_at.date_naive();
+    // §14 (4) Nr. 6 UStG: without a service date the document says the service date is the
+    // issue date (see the note below), so the lines carry the issue date.
+    let fallback_service = issue_date;
 
     let mut items = Vec::with_capacity(booking.items.len());
     for (i, item) in booking.items.iter().enumerate() {
         let (vat_category, vat_rate) = match treatment {
             VatTreatment::SmallBusiness => (VatCategory::E, VatRate::ZERO),
+            // An explicit intra-community supply of goods (K) stays K; services are AE.
+            VatTreatment::ReverseCharge if item.vat_category == Some(VatCategory::K) => {
+                (VatCategory::K, VatRate::ZERO)
+            }
             VatTreatment::ReverseCharge => (VatCategory::AE, VatRate::ZERO),
             VatTreatment::Standard => line_vat(tenant, booking, i)?,
         };
@@ -200,6 +208,17 @@ pub fn plan_invoice(
             vat_rate,
             service: item.service.unwrap_or(ServicePeriod::day(fallback_service)),
         });
+    }
+    // EN 16931 BR-O-11/12: an invoice with "outside the scope of VAT" lines has no others.
+    if items.iter().any(|i| i.vat_category == VatCategory::O)
+        && items.iter().any(|i| i.vat_category != VatCategory::O)
+    {
+        return Err(AppError::new(
+            ErrorKind::Unprocessable,
+            "vat_category_not_allowed",
+            "lines outside the scope of VAT (O) cannot share an invoice with other VAT categories; send them as a separate booking",
+        )
+        .with_field("data.items"));
     }
     let mut calc = calculate(&items, basis);
     if calc.totals.amount_due.is_negative() {
@@ -236,11 +255,31 @@ pub fn plan_invoice(
     }
     notes.extend(booking.note.clone());
 
+    let c = &booking.customer;
+    // A public buyer's Leitweg-ID is BT-10 and implies XRechnung; the platform's reference
+    // then moves to the purchase order reference BT-13.
+    let einvoice = if c.leitweg_id.is_some() {
+        EInvoiceFormat::Xrechnung
+    } else {
+        c.einvoice.unwrap_or(tenant.settings.einvoice)
+    };
+    let (buyer_reference, order_reference) = match &c.leitweg_id {
+        Some(leitweg_id) => (Some(leitweg_id.clone()), booking.reference.clone()),
+        None => (booking.reference.clone(), None),
+    };
+    if einvoice == EInvoiceFormat::Xrechnung && buyer_reference.is_none() {
+        return Err(AppError::new(
+            ErrorKind::Unprocessable,
+            "leitweg_id_missing",
+            "an XRechnung needs a buyer reference (BT-10): the customer's Leitweg-ID, or the booking's reference",
+        )
+        .with_field("data.customer.leitweg_id"));
+    }
+
     let terms_days = tenant.settings.payment_terms_days;
     let due_date = issue_date
         .checked_add_days(Days::new(u64::from(terms_days)))
         .unwrap_or(issue_date);
-    let c = &booking.customer;
     let invoice = Invoice {
         id: invoice_id.clone(),
         tenant_id: tenant.id.clone(),
@@ -252,7 +291,9 @@ pub fn plan_invoice(
         due_date,
         currency: booking.currency,
         language: lang,
-        buyer_reference: booking.reference.clone(),
+        buyer_reference,
+        order_reference,
+        einvoice,
         seller: tenant.seller.clone(),
         buyer: Buyer {
             customer_key: c.key(),

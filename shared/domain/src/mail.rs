@@ -1,4 +1,4 @@
-//! The invoice email as a complete MIME message (text body + PDF attachment).
+//! The invoice email as a complete MIME message (text body + the invoice documents).
 
 use chrono::{DateTime, Utc};
 use mail_builder::MessageBuilder;
@@ -8,11 +8,28 @@ use crate::i18n;
 use crate::model::Invoice;
 use crate::ports::OutgoingMail;
 
-/// Builds the email that delivers `invoice` with its PDF. Header values are encoded by the
-/// MIME library (RFC 2047); customer-typed text never becomes a header line of its own.
+/// A file attached to the invoice email.
+pub struct Attachment {
+    pub content_type: &'static str,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Attachment {
+    pub fn new(content_type: &'static str, file_name: String, bytes: Vec<u8>) -> Attachment {
+        Attachment {
+            content_type,
+            file_name,
+            bytes,
+        }
+    }
+}
+
+/// Builds the email that delivers `invoice` with its documents. Header values are encoded by
+/// the MIME library (RFC 2047); customer-typed text never becomes a header line of its own.
 pub fn invoice_mail(
     invoice: &Invoice,
-    pdf: &[u8],
+    attachments: &[Attachment],
     now: DateTime<Utc>,
 ) -> std::io::Result<OutgoingMail> {
     let lang = invoice.language;
@@ -30,8 +47,7 @@ pub fn invoice_mail(
         .rsplit_once('@')
         .map_or("faktura.invalid", |(_, d)| d);
     let message_id = format!("{}@{}", invoice.id, domain);
-    let file_name = format!("{}.pdf", invoice.number.as_str());
-    let raw = MessageBuilder::new()
+    let mut message = MessageBuilder::new()
         .from((invoice.seller.legal_name.as_str(), seller_email))
         .to((invoice.buyer.name.as_str(), invoice.buyer.email.as_str()))
         .subject(text.subject)
@@ -41,9 +57,11 @@ pub fn invoice_mail(
             "Auto-Submitted",
             mail_builder::headers::raw::Raw::new("auto-generated"),
         )
-        .text_body(text.body)
-        .attachment("application/pdf", file_name, pdf)
-        .write_to_vec()?;
+        .text_body(text.body);
+    for a in attachments {
+        message = message.attachment(a.content_type, a.file_name.as_str(), a.bytes.as_slice());
+    }
+    let raw = message.write_to_vec()?;
     Ok(OutgoingMail {
         key: invoice.id.as_str().to_string(),
         from: invoice.seller.email.clone(),

@@ -51,6 +51,34 @@ pub enum PriceBasis {
     Gross,
 }
 
+/// Which document goes to the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EInvoiceFormat {
+    /// A PDF only (no machine-readable invoice).
+    Pdf,
+    /// ZUGFeRD 2.x / Factur-X EN 16931: a PDF/A-3 whose embedded CII XML is the legal original.
+    #[default]
+    Zugferd,
+    /// XRechnung 3.0 (CII XML) with a readable PDF beside it; public buyers require it.
+    Xrechnung,
+}
+
+impl EInvoiceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EInvoiceFormat::Pdf => "pdf",
+            EInvoiceFormat::Zugferd => "zugferd",
+            EInvoiceFormat::Xrechnung => "xrechnung",
+        }
+    }
+
+    /// Whether a machine-readable XML is issued (and is the legal original).
+    pub fn has_xml(self) -> bool {
+        self != EInvoiceFormat::Pdf
+    }
+}
+
 /// How the tenant numbers documents of one series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberingSettings {
@@ -69,6 +97,9 @@ pub struct TenantSettings {
     pub payment_terms_days: u16,
     pub language: Language,
     pub invoice_numbering: NumberingSettings,
+    /// The document format customers get unless they ask for another.
+    #[serde(default)]
+    pub einvoice: EInvoiceFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +121,12 @@ pub struct Customer {
     pub language: Language,
     pub vat_id: Option<VatId>,  // BT-48
     pub address: PostalAddress, // BG-8
+    /// The document format this customer wants, overriding the tenant's default.
+    #[serde(default)]
+    pub einvoice: Option<EInvoiceFormat>,
+    /// Leitweg-ID of a German public buyer (goes to BT-10); implies XRechnung.
+    #[serde(default)]
+    pub leitweg_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -328,7 +365,14 @@ pub struct Invoice {
     pub due_date: NaiveDate,   // BT-9
     pub currency: Currency,    // BT-5
     pub language: Language,
-    pub buyer_reference: Option<String>, // BT-10
+    /// BT-10: the Leitweg-ID for public buyers, else the booking's reference.
+    pub buyer_reference: Option<String>,
+    /// BT-13 purchase order reference, where BT-10 holds a Leitweg-ID.
+    #[serde(default)]
+    pub order_reference: Option<String>,
+    /// The document format issued for this invoice (decided once, at issue).
+    #[serde(default)]
+    pub einvoice: EInvoiceFormat,
     pub seller: Seller,
     pub buyer: Buyer,
     pub lines: Vec<InvoiceLine>,

@@ -247,6 +247,41 @@ pub trait EventPublisher: Send + Sync {
 /// async executor.
 pub trait PdfRenderer: Send + Sync {
     fn render_pdf(&self, view: &DocumentView, ident: &str) -> Result<Vec<u8>, String>;
+    /// A ZUGFeRD / Factur-X hybrid: a PDF/A-3 that embeds `xml` as `factur-x.xml`.
+    fn render_hybrid_pdf(
+        &self,
+        view: &DocumentView,
+        ident: &str,
+        xml: &[u8],
+    ) -> Result<Vec<u8>, String>;
+}
+
+/// XML syntaxes of EN 16931 e-invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmlSyntax {
+    /// UN/CEFACT Cross Industry Invoice (ZUGFeRD / Factur-X, XRechnung CII).
+    Cii,
+    /// OASIS UBL 2.1 (XRechnung UBL).
+    Ubl,
+}
+
+/// A reason an invoice cannot become the e-invoice its buyer needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EInvoiceProblem {
+    /// The business rule, e.g. `BR-DE-15`.
+    pub rule: String,
+    pub message: String,
+    /// The invoice model field to blame, e.g. `buyer_reference`, `seller.phone`.
+    pub field: Option<String>,
+}
+
+/// Writes EN 16931 XML for invoices and tells what would make it invalid.
+pub trait EInvoiceEncoder: Send + Sync {
+    /// Rules the invoice breaks for the format it is issued in (`invoice.einvoice`);
+    /// empty when the document can be issued.
+    fn problems(&self, invoice: &Invoice) -> Vec<EInvoiceProblem>;
+    /// The invoice as XML in `syntax`, in the profile its format calls for.
+    fn xml(&self, invoice: &Invoice, syntax: XmlSyntax) -> Vec<u8>;
 }
 
 pub trait Clock: Send + Sync {

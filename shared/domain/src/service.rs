@@ -19,12 +19,13 @@ use crate::booking::{Booking, parse_booking_event};
 use crate::error::{AppError, ErrorKind};
 use crate::events::{DomainEvent, EventType};
 use crate::invoicing::{booking_hash, customer_from_booking, plan_invoice};
-use crate::mail::invoice_mail;
-use crate::model::{Invoice, InvoiceStatus, Tenant};
+use crate::mail::{Attachment, invoice_mail};
+use crate::model::{EInvoiceFormat, Invoice, InvoiceStatus, Tenant};
 use crate::numbering::CounterKey;
 use crate::ports::{
-    BookingRecord, BookingStatus, InvoiceFilter, InvoicePage, IssueOutcome, MailSender,
-    PdfRenderer, Recorded, StoredInvoice, Stores, TenantRecord,
+    BookingRecord, BookingStatus, EInvoiceEncoder, EInvoiceProblem, InvoiceFilter, InvoicePage,
+    IssueOutcome, MailSender, PdfRenderer, Recorded, StoredInvoice, Stores, TenantRecord,
+    XmlSyntax,
 };
 use crate::values::Id;
 use crate::view::DocumentView;
@@ -46,6 +47,55 @@ pub fn pdf_key(invoice: &Invoice) -> String {
 
 pub fn pdf_file_name(invoice: &Invoice) -> String {
     format!("{}.pdf", invoice.number.as_str().replace('/', "-"))
+}
+
+/// Where the e-invoice XML (the legal original of ZUGFeRD and XRechnung invoices) is stored.
+pub fn xml_key(invoice: &Invoice) -> String {
+    format!(
+        "tenants/{}/invoices/{}/{}",
+        invoice.tenant_id,
+        invoice.id,
+        xml_file_name(invoice)
+    )
+}
+
+pub fn xml_file_name(invoice: &Invoice) -> String {
+    format!("{}.xml", invoice.number.as_str().replace('/', "-"))
+}
+
+/// Maps an e-invoice problem to the webhook field a platform can fix, where there is one.
+fn problem_error(problems: &[EInvoiceProblem], format: EInvoiceFormat) -> AppError {
+    let first = &problems[0];
+    let all = problems
+        .iter()
+        .map(|p| format!("[{}] {}", p.rule, p.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let field = match first.field.as_deref() {
+        Some("buyer_reference") => Some("data.customer.leitweg_id".to_string()),
+        Some(f) if f.starts_with("buyer.address.") => Some(format!(
+            "data.customer.address.{}",
+            &f["buyer.address.".len()..]
+        )),
+        Some(f) if f.starts_with("buyer.") => {
+            Some(format!("data.customer.{}", &f["buyer.".len()..]))
+        }
+        // Seller data comes from the tenant's settings, not from the booking.
+        Some(f) if f.starts_with("seller.") => Some(format!("tenant.{f}")),
+        _ => None,
+    };
+    let mut e = AppError::new(
+        ErrorKind::Unprocessable,
+        "einvoice_invalid",
+        format!(
+            "the customer needs a {} e-invoice, which this booking cannot produce: {all}",
+            format.as_str()
+        ),
+    );
+    if let Some(field) = field {
+        e = e.with_field(field);
+    }
+    e
 }
 
 /// The webhook's answer for an accepted booking (also for its retries).
@@ -72,11 +122,12 @@ async fn tenant(stores: &Stores, tenant_id: &Id) -> Result<Tenant, AppError> {
 #[derive(Clone)]
 pub struct BookingIntake {
     stores: Stores,
+    einvoice: Arc<dyn EInvoiceEncoder>,
 }
 
 impl BookingIntake {
-    pub fn new(stores: Stores) -> Self {
-        BookingIntake { stores }
+    pub fn new(stores: Stores, einvoice: Arc<dyn EInvoiceEncoder>) -> Self {
+        BookingIntake { stores, einvoice }
     }
 
     /// Handles one verified webhook body for `tenant`.
@@ -94,9 +145,13 @@ impl BookingIntake {
 
         let now = self.stores.clock.now();
         let invoice_id = Id::generate("inv");
-        // A dry run of issuing: a booking that cannot become an invoice is rejected now,
-        // before anything is stored.
-        plan_invoice(&tenant.tenant, &booking, &invoice_id, now.date_naive(), now)?;
+        // A dry run of issuing: a booking that cannot become an invoice (or the e-invoice its
+        // customer needs) is rejected now, before anything is stored.
+        let plan = plan_invoice(&tenant.tenant, &booking, &invoice_id, now.date_naive(), now)?;
+        let problems = self.einvoice.problems(&plan.invoice);
+        if !problems.is_empty() {
+            return Err(problem_error(&problems, plan.invoice.einvoice));
+        }
 
         let record = BookingRecord {
             tenant_id: tenant_id.clone(),
@@ -162,11 +217,20 @@ async fn publish_booking_received(stores: &Stores, record: &BookingRecord, now: 
 pub struct InvoiceIssuer {
     stores: Stores,
     renderer: Arc<dyn PdfRenderer>,
+    einvoice: Arc<dyn EInvoiceEncoder>,
 }
 
 impl InvoiceIssuer {
-    pub fn new(stores: Stores, renderer: Arc<dyn PdfRenderer>) -> Self {
-        InvoiceIssuer { stores, renderer }
+    pub fn new(
+        stores: Stores,
+        renderer: Arc<dyn PdfRenderer>,
+        einvoice: Arc<dyn EInvoiceEncoder>,
+    ) -> Self {
+        InvoiceIssuer {
+            stores,
+            renderer,
+            einvoice,
+        }
     }
 
     pub async fn issue_for_booking(
@@ -199,7 +263,7 @@ impl InvoiceIssuer {
                 self.store_numbered(&tenant, plan.invoice).await?
             }
         };
-        self.ensure_pdf(&stored.invoice).await?;
+        self.ensure_documents(&stored.invoice).await?;
         if record.status == BookingStatus::Received {
             s.bookings
                 .mark_booking_invoiced(tenant_id, booking_id)
@@ -279,31 +343,48 @@ impl InvoiceIssuer {
         ))
     }
 
-    /// Renders and stores the PDF unless it is stored already. Rendering is deterministic,
-    /// so a second render after a crash stores the same bytes.
-    async fn ensure_pdf(&self, invoice: &Invoice) -> Result<(), AppError> {
+    /// Stores the invoice's documents unless they are stored already: the e-invoice XML
+    /// first (where the format has one), then the PDF, whose presence marks completion.
+    /// Rendering and XML are deterministic, so a retry after a crash stores the same bytes.
+    async fn ensure_documents(&self, invoice: &Invoice) -> Result<(), AppError> {
+        let docs = &self.stores.documents;
         let key = pdf_key(invoice);
-        if self.stores.documents.document(&key).await?.is_some() {
+        if docs.document(&key).await?.is_some() {
             return Ok(());
         }
-        let pdf = render(&self.renderer, invoice).await?;
-        self.stores
-            .documents
-            .put_document(&key, pdf, "application/pdf", &pdf_file_name(invoice))
+        let view = DocumentView::from_invoice(invoice);
+        let ident = invoice.id.as_str().to_string();
+        let pdf = if invoice.einvoice.has_xml() {
+            let xml = self.einvoice.xml(invoice, XmlSyntax::Cii);
+            docs.put_document(
+                &xml_key(invoice),
+                xml.clone(),
+                "application/xml",
+                &xml_file_name(invoice),
+            )
+            .await?;
+            if invoice.einvoice == EInvoiceFormat::Zugferd {
+                let renderer = self.renderer.clone();
+                blocking(move || renderer.render_hybrid_pdf(&view, &ident, &xml)).await?
+            } else {
+                let renderer = self.renderer.clone();
+                blocking(move || renderer.render_pdf(&view, &ident)).await?
+            }
+        } else {
+            let renderer = self.renderer.clone();
+            blocking(move || renderer.render_pdf(&view, &ident)).await?
+        };
+        docs.put_document(&key, pdf, "application/pdf", &pdf_file_name(invoice))
             .await?;
         Ok(())
     }
 }
 
-/// Renders on the blocking pool: typst is CPU-bound and must not stall the executor.
-pub async fn render(
-    renderer: &Arc<dyn PdfRenderer>,
-    invoice: &Invoice,
+/// Runs a render on the blocking pool: typst is CPU-bound and must not stall the executor.
+async fn blocking(
+    render: impl FnOnce() -> Result<Vec<u8>, String> + Send + 'static,
 ) -> Result<Vec<u8>, AppError> {
-    let view = DocumentView::from_invoice(invoice);
-    let ident = invoice.id.as_str().to_string();
-    let renderer = renderer.clone();
-    tokio::task::spawn_blocking(move || renderer.render_pdf(&view, &ident))
+    tokio::task::spawn_blocking(render)
         .await
         .map_err(|e| AppError::new(ErrorKind::Internal, "render_failed", e.to_string()))?
         .map_err(|e| AppError::new(ErrorKind::Internal, "render_failed", e))
@@ -343,13 +424,29 @@ impl InvoiceMailer {
             return Ok(());
         }
         let inv = &stored.invoice;
-        let pdf = s.documents.document(&pdf_key(inv)).await?.ok_or_else(|| {
+        let missing = || {
             unavailable(
-                "pdf_missing",
-                "the invoice PDF is not stored yet; retry later",
+                "documents_missing",
+                "the invoice documents are not stored yet; retry later",
             )
-        })?;
-        let mail = invoice_mail(inv, &pdf, now)
+        };
+        let pdf = s
+            .documents
+            .document(&pdf_key(inv))
+            .await?
+            .ok_or_else(missing)?;
+        let mut attachments = Vec::new();
+        if inv.einvoice == EInvoiceFormat::Xrechnung {
+            // The XML is the invoice; the PDF travels along as a readable copy.
+            let xml = s
+                .documents
+                .document(&xml_key(inv))
+                .await?
+                .ok_or_else(missing)?;
+            attachments.push(Attachment::new("application/xml", xml_file_name(inv), xml));
+        }
+        attachments.push(Attachment::new("application/pdf", pdf_file_name(inv), pdf));
+        let mail = invoice_mail(inv, &attachments, now)
             .map_err(|e| AppError::new(ErrorKind::Internal, "mail_build_failed", e.to_string()))?;
         let message_id = self.mailer.send(&mail).await?;
         let sent_at = s.clock.now();
@@ -462,11 +559,32 @@ impl Sweeper {
 #[derive(Clone)]
 pub struct InvoiceQueries {
     stores: Stores,
+    einvoice: Arc<dyn EInvoiceEncoder>,
 }
 
 impl InvoiceQueries {
-    pub fn new(stores: Stores) -> Self {
-        InvoiceQueries { stores }
+    pub fn new(stores: Stores, einvoice: Arc<dyn EInvoiceEncoder>) -> Self {
+        InvoiceQueries { stores, einvoice }
+    }
+
+    /// The invoice as EN 16931 XML. The stored original where the invoice was issued with
+    /// XML in that syntax; otherwise written from the invoice (deterministic, same data).
+    pub async fn xml(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+        syntax: XmlSyntax,
+    ) -> Result<(String, Vec<u8>), AppError> {
+        let stored = self.invoice(tenant_id, invoice_id).await?;
+        let inv = &stored.invoice;
+        let name = xml_file_name(inv);
+        if syntax == XmlSyntax::Cii
+            && inv.einvoice.has_xml()
+            && let Some(bytes) = self.stores.documents.document(&xml_key(inv)).await?
+        {
+            return Ok((name, bytes));
+        }
+        Ok((name, self.einvoice.xml(inv, syntax)))
     }
 
     pub async fn invoice(

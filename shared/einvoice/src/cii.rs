@@ -36,6 +36,13 @@ fn address(x: &mut XmlOut, a: &PostalAddress) {
     });
 }
 
+pub(crate) fn has_intra_community_supply(invoice: &Invoice) -> bool {
+    invoice
+        .vat_breakdown
+        .iter()
+        .any(|b| b.category == faktura_domain::model::VatCategory::K)
+}
+
 fn electronic_address(x: &mut XmlOut, email: &str) {
     x.group("ram:URIUniversalCommunication", |x| {
         x.leaf_with("ram:URIID", &[("schemeID", "EM")], email);
@@ -74,7 +81,11 @@ fn seller(x: &mut XmlOut, invoice: &Invoice) {
         });
         address(x, &s.address); // BG-5
         electronic_address(x, s.email.as_str()); // BT-34
-        if let Some(vat_id) = &s.vat_id {
+        if let Some(vat_id) = s
+            .vat_id
+            .as_ref()
+            .filter(|_| common::writes_vat_ids(invoice))
+        {
             tax_registration(x, "VA", vat_id.as_str()); // BT-31
         }
         if let Some(tax_number) = common::non_empty(s.tax_number.as_deref()) {
@@ -98,7 +109,11 @@ fn buyer(x: &mut XmlOut, invoice: &Invoice) {
         });
         address(x, &b.address); // BG-8
         electronic_address(x, b.email.as_str()); // BT-49
-        if let Some(vat_id) = &b.vat_id {
+        if let Some(vat_id) = b
+            .vat_id
+            .as_ref()
+            .filter(|_| common::writes_vat_ids(invoice))
+        {
             tax_registration(x, "VA", vat_id.as_str()); // BT-48
         }
     });
@@ -270,10 +285,23 @@ pub fn write(invoice: &Invoice, profile: CiiProfile, options: &Options) -> Strin
             ); // BT-10
             seller(x, invoice);
             buyer(x, invoice);
+            if let Some(order) = common::non_empty(invoice.order_reference.as_deref()) {
+                x.group("ram:BuyerOrderReferencedDocument", |x| {
+                    x.leaf("ram:IssuerAssignedID", order); // BT-13
+                });
+            }
         });
         // BG-13 delivery: the model has no delivery address or date apart from the service
         // periods (BG-14 / BG-26), so the group stays empty.
-        x.group("ram:ApplicableHeaderTradeDelivery", |_| {});
+        x.group("ram:ApplicableHeaderTradeDelivery", |x| {
+            // BG-15 deliver-to address: an intra-community supply (K) must name the country
+            // the goods go to (BR-IC-12); the model ships to the buyer's address.
+            if has_intra_community_supply(invoice) {
+                x.group("ram:ShipToTradeParty", |x| {
+                    address(x, &invoice.buyer.address)
+                });
+            }
+        });
         settlement(x, invoice, options);
     });
     x.close("rsm:CrossIndustryInvoice");

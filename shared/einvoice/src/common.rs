@@ -133,6 +133,16 @@ pub fn line_rate(category: VatCategory, rate: VatRate) -> Option<String> {
     (category != VatCategory::O).then(|| percent(rate))
 }
 
+/// Whether the VAT identifiers BT-31 (seller) and BT-48 (buyer) are written. EN 16931 BR-O-02:
+/// an invoice with items not subject to VAT (category O) shall not contain them; the seller is
+/// then identified by its tax number (BT-32) and legal registration (BT-30).
+pub fn writes_vat_ids(invoice: &Invoice) -> bool {
+    !invoice
+        .lines
+        .iter()
+        .any(|l| l.vat_category == VatCategory::O)
+}
+
 /// A text trimmed, or `None` when there is nothing left: empty elements are never written.
 pub fn non_empty(s: Option<&str>) -> Option<&str> {
     s.map(str::trim).filter(|s| !s.is_empty())

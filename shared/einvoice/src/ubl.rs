@@ -42,7 +42,11 @@ fn money(x: &mut XmlOut, name: &str, currency: &str, value: faktura_domain::mone
 }
 
 fn address(x: &mut XmlOut, a: &PostalAddress) {
-    x.group("cac:PostalAddress", |x| {
+    address_as(x, "cac:PostalAddress", a);
+}
+
+fn address_as(x: &mut XmlOut, element: &str, a: &PostalAddress) {
+    x.group(element, |x| {
         x.leaf_opt("cbc:StreetName", common::non_empty(Some(&a.line1))); // BT-35 / BT-50
         x.leaf_opt(
             "cbc:AdditionalStreetName",
@@ -69,7 +73,11 @@ fn seller(x: &mut XmlOut, invoice: &Invoice) {
         x.group("cac:Party", |x| {
             x.leaf_with("cbc:EndpointID", &[("schemeID", "EM")], s.email.as_str()); // BT-34
             address(x, &s.address); // BG-5
-            if let Some(vat_id) = &s.vat_id {
+            if let Some(vat_id) = s
+                .vat_id
+                .as_ref()
+                .filter(|_| common::writes_vat_ids(invoice))
+            {
                 tax_scheme(x, vat_id.as_str(), "VAT"); // BT-31
             }
             if let Some(tax_number) = common::non_empty(s.tax_number.as_deref()) {
@@ -95,7 +103,11 @@ fn buyer(x: &mut XmlOut, invoice: &Invoice) {
         x.group("cac:Party", |x| {
             x.leaf_with("cbc:EndpointID", &[("schemeID", "EM")], b.email.as_str()); // BT-49
             address(x, &b.address); // BG-8
-            if let Some(vat_id) = &b.vat_id {
+            if let Some(vat_id) = b
+                .vat_id
+                .as_ref()
+                .filter(|_| common::writes_vat_ids(invoice))
+            {
                 tax_scheme(x, vat_id.as_str(), "VAT"); // BT-48
             }
             x.group("cac:PartyLegalEntity", |x| {
@@ -185,6 +197,9 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
             x.leaf("cbc:EndDate", &date_iso(p.end)); // BT-74
         });
     }
+    if let Some(order) = common::non_empty(invoice.order_reference.as_deref()) {
+        x.group("cac:OrderReference", |x| x.leaf("cbc:ID", order)); // BT-13
+    }
     if let Some(p) = &options.preceding {
         x.group("cac:BillingReference", |x| {
             x.group("cac:InvoiceDocumentReference", |x| {
@@ -196,6 +211,14 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
     }
     seller(&mut x, invoice);
     buyer(&mut x, invoice);
+    if crate::cii::has_intra_community_supply(invoice) {
+        // BG-15 deliver-to address (BR-IC-12): the buyer's address.
+        x.group("cac:Delivery", |x| {
+            x.group("cac:DeliveryLocation", |x| {
+                address_as(x, "cac:Address", &invoice.buyer.address)
+            });
+        });
+    }
     if let Some(bank) = bank {
         x.group("cac:PaymentMeans", |x| {
             // BG-16

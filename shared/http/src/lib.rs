@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::model::InvoiceStatus;
-use faktura_domain::ports::{Clock, InvoiceFilter, TenantDirectory};
+use faktura_domain::ports::{Clock, InvoiceFilter, TenantDirectory, XmlSyntax};
 use faktura_domain::service::{BookingIntake, InvoiceQueries};
 use faktura_domain::values::Id;
 use serde_json::json;
@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/invoices", get(list_invoices))
         .route("/v1/invoices/{id}", get(get_invoice))
         .route("/v1/invoices/{id}/pdf", get(get_invoice_pdf))
+        .route("/v1/invoices/{id}/xml", get(get_invoice_xml))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async {
             error_response(&AppError::not_found("route_not_found", "no such route"))
@@ -230,6 +231,45 @@ async fn get_invoice_pdf(
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/pdf"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The e-invoice XML: `?syntax=cii` (default; the stored legal original for ZUGFeRD and
+/// XRechnung invoices) or `?syntax=ubl`.
+async fn get_invoice_xml(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let tenant_id = authenticate(&state, &headers).await?;
+    let syntax = match params.get("syntax").map(String::as_str) {
+        None | Some("cii") => XmlSyntax::Cii,
+        Some("ubl") => XmlSyntax::Ubl,
+        Some(other) => {
+            return Err(bad_query("syntax", format!("'{other}' is not one of cii, ubl")).into());
+        }
+    };
+    let (file_name, bytes) = state
+        .queries
+        .xml(&tenant_id, &invoice_id(&id)?, syntax)
+        .await?;
+    let file_name = match syntax {
+        XmlSyntax::Cii => file_name,
+        XmlSyntax::Ubl => file_name.replace(".xml", ".ubl.xml"),
+    };
+    let disposition = HeaderValue::from_str(&format!("inline; filename=\"{file_name}\""))
+        .unwrap_or(HeaderValue::from_static("inline"));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
             ),
             (header::CONTENT_DISPOSITION, disposition),
         ],

@@ -25,6 +25,8 @@ pub fn invoice_json(stored: &StoredInvoice) -> Value {
         "currency": inv.currency,
         "language": inv.language,
         "buyer_reference": inv.buyer_reference,
+        "order_reference": inv.order_reference,
+        "einvoice": inv.einvoice.as_str(),
         "vat_treatment": inv.vat_treatment,
         "price_basis": inv.price_basis,
         "seller": {
@@ -75,5 +77,6 @@ pub fn invoice_json(stored: &StoredInvoice) -> Value {
         "issued_at": inv.issued_at,
         "sent_at": stored.sent_at,
         "pdf": format!("/v1/invoices/{}/pdf", inv.id),
+        "xml": format!("/v1/invoices/{}/xml", inv.id),
     })
 }

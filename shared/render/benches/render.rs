@@ -3,16 +3,20 @@
 //! Before criterion runs, a plain loop renders the one-page fixture many times
 //! (2,000 under `cargo bench`, set `FAKTURA_RSS_RENDERS` to change) and prints
 //! the process's resident memory (VmRSS) before and after, plus the median and
-//! 95th percentile of the render times it saw. Under `cargo test --benches`
-//! the loop is only 3 renders.
+//! 95th percentile of the render times it saw. A second loop renders the same
+//! invoice alternately as a plain PDF and as a hybrid (ZUGFeRD / Factur-X:
+//! XML embedded, XMP post-processed) and prints both medians and the
+//! difference (200 of each under `cargo bench`, `FAKTURA_HYBRID_RENDERS`).
+//! Under `cargo test --benches` the loops are only 3 renders each.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use faktura_render::Renderer;
+use faktura_render::{EmbeddedInvoiceXml, FacturXConformance, Renderer};
 
 const ONE_PAGE: &[u8] = include_bytes!("../tests/fixtures/de_b2c.json");
+const ONE_PAGE_XML: &[u8] = include_bytes!("../tests/fixtures/de_b2c_en16931.xml");
 const MULTI_PAGE: &[u8] = include_bytes!("../tests/fixtures/de_multipage.json");
 
 /// Resident set size of this process in MiB, from /proc/self/status.
@@ -32,8 +36,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn hybrid_xml() -> EmbeddedInvoiceXml<'static> {
+    EmbeddedInvoiceXml {
+        xml: ONE_PAGE_XML,
+        conformance: FacturXConformance::En16931,
+    }
+}
+
 fn memory_loop() {
-    let full_run = std::env::args().any(|a| a == "--bench");
+    let full_run = full_run();
     let renders: usize = std::env::var("FAKTURA_RSS_RENDERS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -76,6 +91,60 @@ fn memory_loop() {
     }
 }
 
+/// Plain and hybrid renders of the one-page fixture, alternating so that both
+/// see the same machine load; the difference of the medians is what embedding
+/// the XML and the XMP post-processing cost.
+fn hybrid_loop() {
+    let renders: usize = std::env::var("FAKTURA_HYBRID_RENDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if full_run() { 200 } else { 3 });
+    let renderer = Renderer::new().expect("renderer loads");
+    let mut plain_times = Vec::with_capacity(renders);
+    let mut hybrid_times = Vec::with_capacity(renders);
+    let mut sizes = (0, 0);
+    for i in 0..renders {
+        let ident = format!("bench-hybrid-{i}");
+        let start = Instant::now();
+        let pdf = renderer
+            .render_pdf(black_box(ONE_PAGE), &ident)
+            .expect("render");
+        plain_times.push(start.elapsed());
+        sizes.0 = pdf.len();
+        let start = Instant::now();
+        let pdf = renderer
+            .render_hybrid_pdf(black_box(ONE_PAGE), &ident, hybrid_xml())
+            .expect("hybrid render");
+        hybrid_times.push(start.elapsed());
+        sizes.1 = pdf.len();
+    }
+    plain_times.sort();
+    hybrid_times.sort();
+    println!(
+        "faktura-render hybrid loop: {renders} plain and {renders} hybrid renders of the \
+         one-page fixture ({} byte XML)",
+        ONE_PAGE_XML.len()
+    );
+    if renders > 0 {
+        let plain = percentile(&plain_times, 0.5);
+        let hybrid = percentile(&hybrid_times, 0.5);
+        println!(
+            "  plain  median {plain:?}, p95 {:?}, {} bytes",
+            percentile(&plain_times, 0.95),
+            sizes.0
+        );
+        println!(
+            "  hybrid median {hybrid:?}, p95 {:?}, {} bytes (render + embed + XMP)",
+            percentile(&hybrid_times, 0.95),
+            sizes.1
+        );
+        println!(
+            "  hybrid - plain (medians): {:?}",
+            hybrid.saturating_sub(plain)
+        );
+    }
+}
+
 fn benches(c: &mut Criterion) {
     c.bench_function("renderer_new", |b| {
         b.iter(|| black_box(Renderer::new().expect("renderer loads")))
@@ -88,6 +157,16 @@ fn benches(c: &mut Criterion) {
                 renderer
                     .render_pdf(black_box(ONE_PAGE), "bench")
                     .expect("render"),
+            )
+        })
+    });
+
+    c.bench_function("render_hybrid_one_page_warm", |b| {
+        b.iter(|| {
+            black_box(
+                renderer
+                    .render_hybrid_pdf(black_box(ONE_PAGE), "bench", hybrid_xml())
+                    .expect("hybrid render"),
             )
         })
     });
@@ -108,6 +187,7 @@ fn benches(c: &mut Criterion) {
 
 fn main() {
     memory_loop();
+    hybrid_loop();
     let mut criterion = Criterion::default().configure_from_args();
     benches(&mut criterion);
     criterion.final_summary();

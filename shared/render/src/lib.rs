@@ -72,12 +72,28 @@
 //! }
 //! ```
 //!
+//! The key `attachment` is reserved: the renderer sets it for hybrid invoices
+//! (see below) and ignores a caller's value.
+//!
 //! The view is validated against this shape before rendering; a missing key
 //! or a value of the wrong type is a [`RenderError::InvalidData`] naming the
 //! offending path (e.g. `seller.address_lines`).
+//!
+//! # Hybrid invoices (ZUGFeRD 2.x / Factur-X)
+//!
+//! [`Renderer::render_hybrid_pdf`] renders the same view and embeds an
+//! e-invoice XML (CII) into the PDF/A-3b file as `factur-x.xml`
+//! (`/AFRelationship /Alternative`, MIME type `text/xml`, listed in the
+//! catalog's `/AF`), and announces it in the XMP metadata (`fx:DocumentType`,
+//! `fx:DocumentFileName`, `fx:Version`, `fx:ConformanceLevel` with the PDF/A
+//! extension schema declaring them). The XML is the legal original of a hybrid
+//! invoice; it is embedded byte for byte and not validated here.
 
+mod facturx;
 mod view;
 mod world;
+
+pub use crate::facturx::{EmbeddedInvoiceXml, FacturXConformance};
 
 use std::fmt::Write as _;
 
@@ -90,6 +106,7 @@ use typst::{Library, LibraryExt, WorldExt};
 use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
 
+use crate::view::Attachment;
 use crate::world::{DATA_PATH, MAIN_PATH, RenderWorld, file_id};
 
 /// The PDF creation date used when the view has no `issue_date_iso`.
@@ -182,17 +199,61 @@ impl Renderer {
     /// determines the PDF's document id. The output depends only on
     /// `view_json` and `ident`: the same input gives the same bytes.
     pub fn render_pdf(&self, view_json: &[u8], ident: &str) -> Result<Vec<u8>, RenderError> {
-        let result = self.render_inner(view_json, ident);
+        let result = self.render_inner(view_json, ident, None);
         // typst memoizes aggressively; without this the cache grows with
         // every document rendered (hundreds of MB after a few hundred).
         comemo::evict(0);
         result
     }
 
-    fn render_inner(&self, view_json: &[u8], ident: &str) -> Result<Vec<u8>, RenderError> {
-        let view = view::normalize(view_json).map_err(RenderError::InvalidData)?;
+    /// Renders a hybrid invoice (ZUGFeRD 2.x / Factur-X): a PDF/A-3b file
+    /// whose visible content is the document view (as [`Renderer::render_pdf`]
+    /// renders it) and which embeds `xml.xml` as `factur-x.xml` (for profile
+    /// XRECHNUNG: `xrechnung.xml`) with `/AFRelationship /Alternative`, MIME
+    /// type `text/xml`, listed in the catalog's `/AF` array, plus the
+    /// Factur-X XMP metadata for `xml.conformance`.
+    ///
+    /// The XML bytes are embedded unchanged and are not parsed or validated
+    /// (only an empty XML is refused, as [`RenderError::InvalidData`]):
+    /// checking them (XSD, EN 16931 rules) is the XML generator's job. The
+    /// embedded file's modification date is the PDF's creation date (the
+    /// view's `issue_date_iso`). Like `render_pdf`, the output depends only
+    /// on the arguments.
+    pub fn render_hybrid_pdf(
+        &self,
+        view_json: &[u8],
+        ident: &str,
+        xml: EmbeddedInvoiceXml<'_>,
+    ) -> Result<Vec<u8>, RenderError> {
+        if xml.xml.is_empty() {
+            return Err(RenderError::InvalidData(
+                "the e-invoice XML to embed is empty".into(),
+            ));
+        }
+        let result = self.render_inner(view_json, ident, Some(&xml));
+        comemo::evict(0);
+        let pdf = result?;
+        facturx::add_facturx_xmp(&pdf, xml.conformance).map_err(RenderError::Pdf)
+    }
+
+    fn render_inner(
+        &self,
+        view_json: &[u8],
+        ident: &str,
+        xml: Option<&EmbeddedInvoiceXml<'_>>,
+    ) -> Result<Vec<u8>, RenderError> {
+        let attachment = xml.map(|xml| Attachment {
+            name: xml.conformance.file_name(),
+            description: xml.conformance.description(),
+            mime_type: "text/xml",
+            relationship: "alternative",
+        });
+        let view = view::normalize(view_json, attachment).map_err(RenderError::InvalidData)?;
         let json = self.printable(&view.json)?;
-        let world = RenderWorld::new(self, Bytes::new(json));
+        let mut world = RenderWorld::new(self, Bytes::new(json));
+        if let Some(xml) = xml {
+            world = world.with_xml(Bytes::new(xml.xml.to_vec()));
+        }
 
         let Warned {
             output,
@@ -355,6 +416,19 @@ mod tests {
         assert!(message.contains("escape the project root"), "{message}");
         let message = template_error("#import \"@preview/cetz:0.3.0\": *");
         assert!(message.contains("denied"), "{message}");
+    }
+
+    #[test]
+    fn hybrid_fails_when_the_template_does_not_attach_the_xml() {
+        let renderer = Renderer::with_template("#json(\"/data.json\").number").unwrap();
+        let xml = EmbeddedInvoiceXml {
+            xml: b"<x/>",
+            conformance: FacturXConformance::En16931,
+        };
+        match renderer.render_hybrid_pdf(VIEW, "t", xml) {
+            Err(RenderError::Pdf(message)) => assert!(message.contains("/AF"), "{message}"),
+            other => panic!("expected a PDF error, got {:?}", other.map(|p| p.len())),
+        }
     }
 
     #[test]

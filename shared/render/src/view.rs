@@ -15,10 +15,27 @@ pub(crate) struct Normalized {
     pub(crate) issue_date: Option<(i32, u8, u8)>,
 }
 
-/// Validates `json` against the contract and normalizes it.
-pub(crate) fn normalize(json: &[u8]) -> Result<Normalized, String> {
+/// An attachment the template embeds into the PDF (set by the renderer, never
+/// by callers: the key is not read from the caller's JSON).
+#[derive(Debug, Serialize)]
+pub(crate) struct Attachment {
+    /// The file name inside the PDF, e.g. `factur-x.xml`.
+    pub(crate) name: &'static str,
+    /// The human-readable description PDF/A-3 requires for every embedded file.
+    pub(crate) description: String,
+    /// The MIME type, e.g. `text/xml`.
+    pub(crate) mime_type: &'static str,
+    /// The relationship to the document (PDF `/AFRelationship`), in typst's
+    /// spelling: `"alternative"`, `"data"`, `"source"` or `"supplement"`.
+    pub(crate) relationship: &'static str,
+}
+
+/// Validates `json` against the contract and normalizes it. `attachment` is
+/// added to the normalized view as `"attachment"` (or `null`): the template
+/// embeds the file the world serves at [`crate::world::XML_PATH`] only then.
+pub(crate) fn normalize(json: &[u8], attachment: Option<Attachment>) -> Result<Normalized, String> {
     let deserializer = &mut serde_json::Deserializer::from_slice(json);
-    let view: DocumentView = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let mut view: DocumentView = serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if path == "." {
@@ -33,6 +50,7 @@ pub(crate) fn normalize(json: &[u8]) -> Result<Normalized, String> {
         .as_deref()
         .map(parse_iso_date)
         .transpose()?;
+    view.attachment = attachment;
     let json = serde_json::to_vec(&view).map_err(|err| err.to_string())?;
     Ok(Normalized { json, issue_date })
 }
@@ -98,6 +116,10 @@ struct DocumentView {
     notes: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     payment: Option<Payment>,
+    /// Set by the renderer only: a caller's `"attachment"` key is ignored like
+    /// any unknown key, so a plain render never tries to embed a file.
+    #[serde(skip_deserializing)]
+    attachment: Option<Attachment>,
 }
 
 impl DocumentView {

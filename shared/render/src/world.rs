@@ -1,5 +1,6 @@
-//! An in-memory [`World`]: the template, the document view as `/data.json`
-//! and the embedded fonts. Nothing else exists; the file system is never read.
+//! An in-memory [`World`]: the template, the document view as `/data.json`,
+//! for a hybrid invoice the e-invoice XML as `/factur-x.xml`, and the embedded
+//! fonts. Nothing else exists; the file system is never read.
 
 use std::path::PathBuf;
 
@@ -16,6 +17,10 @@ use crate::Renderer;
 pub(crate) const MAIN_PATH: &str = "/invoice.typ";
 /// The document view's path in the virtual project.
 pub(crate) const DATA_PATH: &str = "/data.json";
+/// The e-invoice XML's path in the virtual project; it exists only while a
+/// hybrid invoice is rendered. (The name inside the PDF is chosen by the
+/// template from the view's `attachment.name`, not by this path.)
+pub(crate) const XML_PATH: &str = "/factur-x.xml";
 
 /// The interned id of a path in the virtual project root.
 pub(crate) fn file_id(path: &str) -> FileId {
@@ -29,6 +34,9 @@ pub(crate) struct RenderWorld<'a> {
     main: FileId,
     data_id: FileId,
     data: Bytes,
+    xml_id: FileId,
+    /// The e-invoice XML, only when rendering a hybrid invoice.
+    xml: Option<Bytes>,
 }
 
 impl<'a> RenderWorld<'a> {
@@ -38,7 +46,15 @@ impl<'a> RenderWorld<'a> {
             main: renderer.main.id(),
             data_id: file_id(DATA_PATH),
             data,
+            xml_id: file_id(XML_PATH),
+            xml: None,
         }
+    }
+
+    /// Also serves `xml` at [`XML_PATH`].
+    pub(crate) fn with_xml(mut self, xml: Bytes) -> Self {
+        self.xml = Some(xml);
+        self
     }
 
     pub(crate) fn main_source(&self) -> &Source {
@@ -70,7 +86,7 @@ impl World for RenderWorld<'_> {
     fn source(&self, id: FileId) -> FileResult<Source> {
         if id == self.main {
             Ok(self.renderer.main.clone())
-        } else if id == self.data_id {
+        } else if id == self.data_id || (id == self.xml_id && self.xml.is_some()) {
             Err(FileError::NotSource)
         } else {
             Err(Self::not_found(id))
@@ -82,6 +98,10 @@ impl World for RenderWorld<'_> {
             Ok(self.data.clone())
         } else if id == self.main {
             Ok(Bytes::from_string(self.renderer.main.clone()))
+        } else if id == self.xml_id
+            && let Some(xml) = &self.xml
+        {
+            Ok(xml.clone())
         } else {
             Err(Self::not_found(id))
         }
@@ -117,6 +137,7 @@ mod tests {
         ));
 
         for path in [
+            XML_PATH,
             "/etc/passwd",
             "/etc/../etc/passwd",
             "/proc/self/environ",
@@ -138,5 +159,24 @@ mod tests {
         let id = RootedPath::new(VirtualRoot::Package(spec), vpath).intern();
         assert!(matches!(world.file(id), Err(FileError::AccessDenied)));
         assert!(world.today(None).is_none());
+    }
+
+    #[test]
+    fn serves_the_xml_only_for_a_hybrid() {
+        let renderer = Renderer::new().unwrap();
+        let world =
+            RenderWorld::new(&renderer, Bytes::new(b"{}".to_vec())).with_xml(Bytes::new(b"<x/>"));
+        assert_eq!(world.file(file_id(XML_PATH)).unwrap().as_slice(), b"<x/>");
+        assert_eq!(world.file(file_id(DATA_PATH)).unwrap().as_slice(), b"{}");
+        assert!(matches!(
+            world.source(file_id(XML_PATH)),
+            Err(FileError::NotSource)
+        ));
+        for path in ["/xrechnung.xml", "/FACTUR-X.XML", "/factur-x.xml.gz"] {
+            assert!(
+                matches!(world.file(file_id(path)), Err(FileError::NotFound(_))),
+                "{path}"
+            );
+        }
     }
 }
