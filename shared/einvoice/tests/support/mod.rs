@@ -11,7 +11,7 @@ use std::str::FromStr;
 use chrono::{NaiveDate, TimeZone, Utc};
 use faktura_domain::booking::parse_booking_event;
 use faktura_domain::invoicing::plan_invoice;
-use faktura_domain::model::{Invoice, Tenant, VatCategory};
+use faktura_domain::model::{Invoice, Tenant};
 use faktura_domain::values::{Id, InvoiceNumber};
 use faktura_einvoice::inspect::{self, Element};
 use serde_json::{Value, json};
