@@ -9,15 +9,12 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::events::DomainEvent;
-use faktura_domain::model::{EInvoiceFormat, Invoice};
-use faktura_domain::ports::{
-    Clock, EInvoiceEncoder, EInvoiceProblem, PdfRenderer, Stores, SystemClock, XmlSyntax,
-};
+use faktura_domain::ports::{Clock, EInvoiceEncoder, PdfRenderer, Stores, SystemClock};
 use faktura_domain::service::{
     BookingIntake, InvoiceIssuer, InvoiceMailer, InvoiceQueries, Sweeper, Workflow,
 };
 use faktura_domain::view::DocumentView;
-use faktura_einvoice::CiiProfile;
+use faktura_einvoice::EInvoiceXml;
 use faktura_embedded::{FsDocumentStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
 use faktura_http::AppState;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -55,55 +52,6 @@ impl PdfRenderer for TypstRenderer {
         self.0
             .render_hybrid_pdf(&view.to_json(), ident, embedded)
             .map_err(|e| e.to_string())
-    }
-}
-
-/// The EN 16931 writers behind the domain's port.
-pub struct EInvoiceXml;
-
-impl EInvoiceEncoder for EInvoiceXml {
-    fn problems(&self, invoice: &Invoice) -> Vec<EInvoiceProblem> {
-        let mut problems = Vec::new();
-        if !invoice.einvoice.has_xml() {
-            return problems;
-        }
-        // BR-CO-26: the buyer must be able to identify the seller; of BT-29/30/31 we carry
-        // the VAT ID (a tax number alone, BT-32, does not count).
-        if invoice.seller.vat_id.is_none() {
-            problems.push(EInvoiceProblem {
-                rule: "BR-CO-26".into(),
-                message: "the seller needs a VAT ID on e-invoices; add it to the tenant or issue PDFs only (einvoice = \"pdf\")".into(),
-                field: Some("seller.vat_id".into()),
-            });
-        }
-        if invoice.einvoice != EInvoiceFormat::Xrechnung {
-            return problems;
-        }
-        problems.extend(
-            faktura_einvoice::xrechnung_problems(invoice)
-                .into_iter()
-                .filter(|p| p.severity() == faktura_einvoice::Severity::Error)
-                .map(|p| EInvoiceProblem {
-                    rule: p.rule.to_string(),
-                    message: p.message,
-                    field: p.field.map(str::to_string),
-                }),
-        );
-        problems
-    }
-
-    fn xml(&self, invoice: &Invoice, syntax: XmlSyntax) -> Vec<u8> {
-        let xml = match syntax {
-            XmlSyntax::Cii => {
-                let profile = match invoice.einvoice {
-                    EInvoiceFormat::Xrechnung => CiiProfile::XRechnung3,
-                    EInvoiceFormat::Zugferd | EInvoiceFormat::Pdf => CiiProfile::FacturXEn16931,
-                };
-                faktura_einvoice::to_cii(invoice, profile)
-            }
-            XmlSyntax::Ubl => faktura_einvoice::to_ubl(invoice),
-        };
-        xml.into_bytes()
     }
 }
 

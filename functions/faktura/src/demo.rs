@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use faktura_domain::i18n;
 use faktura_domain::model::InvoiceStatus;
-use faktura_domain::service::pdf_key;
+use faktura_domain::service::{pdf_key, xml_key};
 use faktura_domain::values::Id;
 
 use crate::app::{LocalApp, LocalConfig, is_ours_or_empty};
@@ -63,7 +63,9 @@ pub struct DemoRow {
     pub number: String,
     pub customer: String,
     pub total: String,
+    pub format: &'static str,
     pub pdf: PathBuf,
+    pub xml: Option<PathBuf>,
     pub mail: PathBuf,
 }
 
@@ -189,7 +191,12 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoRow>, Str
             number: inv.number.to_string(),
             customer: inv.buyer.legal_name().to_string(),
             total: i18n::money(inv.language, inv.totals.amount_due, inv.currency),
+            format: inv.einvoice.as_str(),
             pdf: app.document_path(&pdf_key(inv)),
+            xml: inv
+                .einvoice
+                .has_xml()
+                .then(|| app.document_path(&xml_key(inv))),
             mail: app.outbox_path(inv.id.as_str()),
         });
     }
@@ -204,16 +211,19 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoRow>, Str
 
 pub fn print_table(rows: &[DemoRow]) {
     println!(
-        "{:<16} {:<14} {:<16} {:<34} {:>14}",
+        "{:<16} {:<14} {:<16} {:<34} {:>14}  FORMAT",
         "TENANT", "BOOKING", "NUMBER", "CUSTOMER", "AMOUNT DUE"
     );
     for r in rows {
         let customer: String = r.customer.chars().take(34).collect();
         println!(
-            "{:<16} {:<14} {:<16} {:<34} {:>14}",
-            r.tenant, r.booking, r.number, customer, r.total
+            "{:<16} {:<14} {:<16} {:<34} {:>14}  {}",
+            r.tenant, r.booking, r.number, customer, r.total, r.format
         );
         println!("    pdf:  {}", r.pdf.display());
+        if let Some(xml) = &r.xml {
+            println!("    xml:  {}", xml.display());
+        }
         println!("    mail: {}", r.mail.display());
     }
 }

@@ -14,6 +14,7 @@
 
 mod cii;
 mod common;
+mod encoder;
 pub mod inspect;
 mod ubl;
 pub mod xml;
@@ -22,6 +23,7 @@ mod xrechnung;
 use chrono::NaiveDate;
 use faktura_domain::model::Invoice;
 
+pub use encoder::EInvoiceXml;
 pub use xrechnung::{Problem, Severity, xrechnung_problems, xrechnung_problems_with};
 
 /// BT-24 of Factur-X / ZUGFeRD profile EN16931 (the EN 16931 core, no CIUS).
