@@ -1,6 +1,7 @@
 //! Shared test support: the port contract suite (run against every adapter set), an in-process
-//! local app with a platform-like client, and PDF read-back through poppler.
+//! local app with a platform-like client, PDF read-back through poppler, and a local AWS (moto).
 
 pub mod contract;
 pub mod local;
+pub mod moto;
 pub mod pdf;

@@ -319,8 +319,5 @@ pub fn plan_invoice(
 /// A stable fingerprint of a validated booking, to tell a retry from a different booking
 /// that reuses the id.
 pub fn booking_hash(booking: &Booking) -> String {
-    use sha2::{Digest, Sha256};
-    let json = serde_json::to_vec(booking).unwrap_or_default();
-    let digest = Sha256::digest(&json);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::ports::sha256_hex(&serde_json::to_vec(booking).unwrap_or_default())
 }

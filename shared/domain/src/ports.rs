@@ -41,6 +41,25 @@ impl std::fmt::Debug for TenantRecord {
     }
 }
 
+/// SHA-256 as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The form in which API keys are kept and compared: their SHA-256, never the key itself.
+pub fn api_key_hash(key: &str) -> String {
+    sha256_hex(key.as_bytes())
+}
+
+/// Whether `s` looks like an [`api_key_hash`].
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[async_trait]
 pub trait TenantDirectory: Send + Sync {
     async fn tenant(&self, id: &Id) -> Result<Option<TenantRecord>, StoreError>;
@@ -209,7 +228,33 @@ pub trait InvoiceStore: Send + Sync {
     ) -> Result<Vec<WorkItem>, StoreError>;
 }
 
-/// Blob storage for documents (PDFs, later XML), addressed by tenant-scoped keys.
+/// The keys every [`DocumentStore`] accepts: a relative path of non-empty segments, at most
+/// 1024 bytes, without `.`/`..` segments, backslashes or control characters.
+pub fn check_document_key(key: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| Err(StoreError::Corrupt(format!("document key '{key}' {why}")));
+    if key.is_empty() {
+        return bad("is empty");
+    }
+    if key.len() > 1024 {
+        return bad("is longer than 1024 bytes");
+    }
+    if key.starts_with('/') {
+        return bad("is absolute");
+    }
+    if key.contains('\\') || key.chars().any(char::is_control) {
+        return bad("contains a backslash or a control character");
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return bad("has an empty segment"),
+            "." | ".." => return bad("has a '.' or '..' segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Blob storage for documents (PDFs, XML), addressed by tenant-scoped keys.
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
     async fn put_document(

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use faktura_domain::StoreError;
-use faktura_domain::ports::{DocumentStore, MailSender, OutgoingMail};
+use faktura_domain::ports::{DocumentStore, MailSender, OutgoingMail, check_document_key};
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{what} {}: {e}", path.display()))
@@ -57,28 +57,6 @@ fn write_atomic_blocking(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A relative path of non-empty segments without `.`/`..`, backslashes or NUL bytes.
-fn check_key(key: &str) -> Result<(), StoreError> {
-    let bad = |why: &str| Err(StoreError::Corrupt(format!("document key '{key}' {why}")));
-    if key.is_empty() {
-        return bad("is empty");
-    }
-    if key.starts_with('/') {
-        return bad("is absolute");
-    }
-    if key.contains('\\') || key.contains('\0') {
-        return bad("contains a backslash or NUL");
-    }
-    for segment in key.split('/') {
-        match segment {
-            "" => return bad("has an empty segment"),
-            "." | ".." => return bad("has a '.' or '..' segment"),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// A [`DocumentStore`] writing `root/<key>`. Content type and file name are not kept (the
 /// key's extension says enough locally).
 #[derive(Debug, Clone)]
@@ -99,7 +77,7 @@ impl FsDocumentStore {
 
     /// Where a document with this key is (or would be) stored.
     pub fn path_for(&self, key: &str) -> Result<PathBuf, StoreError> {
-        check_key(key)?;
+        check_document_key(key)?;
         Ok(self.root.join(key))
     }
 }

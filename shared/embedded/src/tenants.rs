@@ -7,19 +7,9 @@ use async_trait::async_trait;
 use faktura_domain::StoreError;
 use faktura_domain::ports::{TenantDirectory, TenantRecord};
 use faktura_domain::values::Id;
-use sha2::{Digest, Sha256};
 
-/// The SHA-256 of an API key as lowercase hex: the only form in which keys are kept.
-pub fn api_key_hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
+pub use faktura_domain::ports::api_key_hash;
+use faktura_domain::ports::is_sha256_hex;
 
 #[derive(Default)]
 struct Inner {

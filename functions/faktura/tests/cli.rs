@@ -1,0 +1,147 @@
+//! The `faktura` binary as a user runs it: `demo`, `serve` and `send`.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_faktura");
+
+fn repo_root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = Command::new(BIN)
+        .current_dir(repo_root())
+        .args(["demo", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples = std::fs::read_dir(repo_root().join("events/webhooks"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .count();
+    assert!(
+        stdout.contains(&format!("All {samples} invoices sent")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("nothing new is created"), "{stdout}");
+    for line in stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("pdf:") || l.trim_start().starts_with("mail:"))
+    {
+        let path = line.split_once(':').unwrap().1.trim();
+        assert!(Path::new(path).is_file(), "{path} is missing");
+    }
+    // A second demo run wipes its own data dir and starts numbering again.
+    let again = Command::new(BIN)
+        .current_dir(repo_root())
+        .args(["demo", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("-00001"));
+}
+
+#[test]
+fn demo_refuses_a_folder_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not made by faktura"));
+    assert!(dir.path().join("precious.txt").exists());
+}
+
+#[test]
+fn serve_and_send_like_a_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut banner = String::new();
+    let mut lines = BufReader::new(stdout).lines();
+    let started = Instant::now();
+    while !banner.contains("listening") {
+        let line = lines.next().expect("server output").unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        assert!(started.elapsed() < Duration::from_secs(30), "{banner}");
+    }
+    assert!(banner.contains("for local use only"), "{banner}");
+
+    let url = format!("http://127.0.0.1:{port}");
+    let event = repo_root().join("events/webhooks/demo/01-b2c-gross.json");
+    let sent = Command::new(BIN)
+        .arg("send")
+        .arg(&event)
+        .args(["--url", &url])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&sent.stdout);
+    assert!(sent.status.success(), "{answer}");
+    assert!(
+        answer.starts_with("202 ") && answer.contains("\"booking_id\":\"bk_1001\""),
+        "{answer}"
+    );
+
+    let wrong = Command::new(BIN)
+        .arg("send")
+        .arg(&event)
+        .args([
+            "--url",
+            &url,
+            "--secret",
+            "whsec_b3RoZXItc2VjcmV0LW9mLWF0LWxlYXN0LTI0LWJ5dGVz",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stdout).starts_with("401 "));
+    drop(server);
+}
