@@ -289,6 +289,13 @@ impl Renderer {
     /// with U+FFFD. PDF/A forbids missing glyphs, so without this a customer's emoji would
     /// make the invoice unrenderable. The data itself (and any e-invoice XML) keeps them.
     fn printable(&self, json: &[u8]) -> Result<Vec<u8>, RenderError> {
+        // Fast path: the normalized JSON carries text unescaped, so when every character of
+        // the raw document has a glyph there is nothing to replace (the common case).
+        if let Ok(text) = std::str::from_utf8(json)
+            && text.chars().all(|c| c.is_whitespace() || self.has_glyph(c))
+        {
+            return Ok(json.to_vec());
+        }
         fn walk(value: &mut serde_json::Value, fix: &dyn Fn(&str) -> Option<String>) {
             match value {
                 serde_json::Value::String(s) => {
