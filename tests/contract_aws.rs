@@ -15,8 +15,8 @@ use faktura_domain::StoreError;
 use faktura_domain::events::{DomainEvent, EVENT_SOURCE, EventType};
 use faktura_domain::mail::{Attachment, invoice_mail};
 use faktura_domain::ports::{
-    BookingStore, CustomerStore, DocumentStore, EventPublisher, InvoiceStore, IssueOutcome,
-    MailSender, TenantDirectory, TenantRecord,
+    BookingStore, CustomerStore, DocumentStore, EventPublisher, InvoiceStore, MailSender,
+    TenantDirectory, TenantRecord,
 };
 use faktura_tests::contract::{self, at};
 use faktura_tests::moto::{MotoServer, REGION, unique_name};
@@ -167,50 +167,10 @@ async fn numbering_is_gapless_under_concurrency() {
     );
 }
 
-// ---- DynamoDB only -----------------------------------------------------------------------
-
-/// The `NUMBER#` claim refuses a number another counter handed out already, and the
-/// transaction writes nothing; a counter of another tenant is refused outright.
+/// The `NUMBER#` claim in the numbering transaction (see the contract).
 #[tokio::test]
 async fn duplicate_number_is_refused_and_writes_nothing() {
-    let store = store().await;
-    let tenant = contract::sample_tenant(&contract::fresh_tenant_id());
-    let issued_at = at(2026, 4, 1, 9, 0, 0);
-    let first = contract::issue_next(&store, &tenant, "bk_dup_1", "cus_42", issued_at).await;
-
-    let other_key = faktura_domain::numbering::CounterKey {
-        tenant_id: tenant.id.clone(),
-        series: "invoice".into(),
-        period: None,
-    };
-    let booking = contract::sample_booking("bk_dup_2", "cus_42");
-    let mut dup =
-        contract::sample_invoice(&tenant, &booking, &contract::id("inv_dup"), issued_at, 1);
-    dup.number = first.number.clone();
-    let result = store.insert_issued(&other_key, 0, &dup).await;
-    assert!(
-        matches!(result, Err(StoreError::Corrupt(_))),
-        "a duplicate number is a broken invariant: {result:?}"
-    );
-    assert_eq!(store.counter(&other_key).await.expect("counter"), 0);
-    assert_eq!(
-        store.invoice(&tenant.id, &dup.id).await.expect("invoice"),
-        None
-    );
-
-    let stranger = contract::sample_tenant(&contract::fresh_tenant_id());
-    let wrong_key = contract::counter_key(&stranger, issued_at.date_naive());
-    let result = store.insert_issued(&wrong_key, 0, &dup).await;
-    assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
-    dup.number = contract::parsed("RE-2026-00002");
-    let key = contract::counter_key(&tenant, issued_at.date_naive());
-    assert_eq!(
-        store
-            .insert_issued(&key, 1, &dup)
-            .await
-            .expect("insert_issued"),
-        IssueOutcome::Issued
-    );
+    contract::duplicate_number_is_refused(&store().await).await;
 }
 
 fn tenant_record(tenant_id: &faktura_domain::values::Id) -> TenantRecord {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use faktura_domain::StoreError;
 use faktura_domain::model::InvoiceStatus;
 use faktura_domain::ports::{
-    BookingStore, CustomerStore, DocumentStore, InvoiceFilter, InvoiceStore, IssueOutcome,
+    BookingStore, CustomerStore, DocumentStore, InvoiceFilter, InvoiceStore,
 };
 use faktura_embedded::{FsDocumentStore, SqliteStore};
 use faktura_tests::contract::{self, at};
@@ -251,54 +251,10 @@ async fn two_handles_on_one_file_share_the_counter() {
     assert_eq!(b.counter(&key).await.expect("counter"), 6);
 }
 
-/// The UNIQUE (tenant, number) safety net: a number that another counter handed out already
-/// is refused as a broken invariant, and nothing is written.
+/// The UNIQUE (tenant, number) safety net (see the contract).
 #[tokio::test]
 async fn duplicate_number_is_refused_and_writes_nothing() {
-    let store = memory();
-    let tenant = contract::sample_tenant(&contract::fresh_tenant_id());
-    let issued_at = at(2026, 4, 1, 9, 0, 0);
-    let first = contract::issue_next(&store, &tenant, "bk_dup_1", "cus_42", issued_at).await;
-
-    // Same number, but drawn from another counter (say the pattern lost its year).
-    let other_key = faktura_domain::numbering::CounterKey {
-        tenant_id: tenant.id.clone(),
-        series: "invoice".into(),
-        period: None,
-    };
-    let booking = contract::sample_booking("bk_dup_2", "cus_42");
-    let mut dup =
-        contract::sample_invoice(&tenant, &booking, &contract::id("inv_dup"), issued_at, 1);
-    dup.number = first.number.clone();
-    let result = store.insert_issued(&other_key, 0, &dup).await;
-    assert!(
-        matches!(result, Err(StoreError::Corrupt(_))),
-        "a duplicate number is a broken invariant: {result:?}"
-    );
-    assert_eq!(
-        store.counter(&other_key).await.expect("counter"),
-        0,
-        "counter rolled back"
-    );
-    assert_eq!(
-        store.invoice(&tenant.id, &dup.id).await.expect("invoice"),
-        None
-    );
-
-    // The counter of a different tenant is no excuse either: the key must match the invoice.
-    let stranger = contract::sample_tenant(&contract::fresh_tenant_id());
-    let wrong_key = contract::counter_key(&stranger, issued_at.date_naive());
-    let result = store.insert_issued(&wrong_key, 0, &dup).await;
-    assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
-    dup.number = contract::parsed("RE-2026-00002");
-    let key = contract::counter_key(&tenant, issued_at.date_naive());
-    assert_eq!(
-        store
-            .insert_issued(&key, 1, &dup)
-            .await
-            .expect("insert_issued"),
-        IssueOutcome::Issued
-    );
+    contract::duplicate_number_is_refused(&memory()).await;
 }
 
 /// SQLite fills every page: limit 2 over five invoices is 2, 2, 1 with no trailing page.

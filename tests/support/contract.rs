@@ -1430,3 +1430,55 @@ pub async fn numbering_is_gapless_under_concurrency(
         elapsed,
     }
 }
+
+/// A number that another counter handed out already is refused as a broken invariant
+/// (`StoreError::Corrupt`) and nothing is written; so is a counter key of another tenant.
+/// SQLite enforces it with UNIQUE (tenant, number), DynamoDB with a `NUMBER#` item in the
+/// same transaction.
+pub async fn duplicate_number_is_refused(store: &dyn InvoiceStore) {
+    let tenant = sample_tenant(&fresh_tenant_id());
+    let issued_at = at(2026, 4, 1, 9, 0, 0);
+    let first = issue_next(store, &tenant, "bk_dup_1", "cus_42", issued_at).await;
+
+    // Same number, but drawn from another counter (say the pattern lost its year).
+    let other_key = faktura_domain::numbering::CounterKey {
+        tenant_id: tenant.id.clone(),
+        series: "invoice".into(),
+        period: None,
+    };
+    let booking = sample_booking("bk_dup_2", "cus_42");
+    let mut dup = sample_invoice(&tenant, &booking, &id("inv_dup"), issued_at, 1);
+    dup.number = first.number.clone();
+    let result = store.insert_issued(&other_key, 0, &dup).await;
+    assert!(
+        matches!(result, Err(faktura_domain::StoreError::Corrupt(_))),
+        "a duplicate number is a broken invariant: {result:?}"
+    );
+    assert_eq!(
+        store.counter(&other_key).await.expect("counter"),
+        0,
+        "counter rolled back"
+    );
+    assert_eq!(
+        store.invoice(&tenant.id, &dup.id).await.expect("invoice"),
+        None
+    );
+
+    // The counter of a different tenant is no excuse either: the key must match the invoice.
+    let stranger = sample_tenant(&fresh_tenant_id());
+    let wrong_key = counter_key(&stranger, issued_at.date_naive());
+    let result = store.insert_issued(&wrong_key, 0, &dup).await;
+    assert!(
+        matches!(result, Err(faktura_domain::StoreError::Corrupt(_))),
+        "{result:?}"
+    );
+    dup.number = parsed("RE-2026-00002");
+    let key = counter_key(&tenant, issued_at.date_naive());
+    assert_eq!(
+        store
+            .insert_issued(&key, 1, &dup)
+            .await
+            .expect("insert_issued"),
+        IssueOutcome::Issued
+    );
+}
