@@ -112,21 +112,7 @@ async fn all_contracts_share_one_file_store() {
     let store = SqliteStore::open(&dir.path().join("faktura.db")).expect("open");
     let (b, c, i): (&dyn BookingStore, &dyn CustomerStore, &dyn InvoiceStore) =
         (&store, &store, &store);
-    tokio::join!(
-        contract::record_booking_is_insert_if_absent(b),
-        contract::booking_lookup(b),
-        contract::mark_booking_invoiced(b),
-        contract::bookings_awaiting_invoice(b),
-        contract::customer_upsert_and_get(c),
-        contract::counter_starts_at_zero(i),
-        contract::insert_issued_outcomes(i),
-        contract::counters_are_independent(i),
-        contract::invoice_not_found(i),
-        contract::list_invoices_order_and_filters(i),
-        contract::list_invoices_pagination(i),
-        contract::claim_delivery_lease(i),
-        contract::invoices_awaiting_delivery(i),
-    );
+    contract::all_store_contracts_at_once(b, c, i).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

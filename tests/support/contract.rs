@@ -1482,3 +1482,27 @@ pub async fn duplicate_number_is_refused(store: &dyn InvoiceStore) {
         IssueOutcome::Issued
     );
 }
+
+/// Every store contract at once on one store: they use fresh tenant ids, so they must not
+/// see each other's data (the list both adapter runners share, kept in one place).
+pub async fn all_store_contracts_at_once(
+    b: &dyn BookingStore,
+    c: &dyn CustomerStore,
+    i: &dyn InvoiceStore,
+) {
+    tokio::join!(
+        record_booking_is_insert_if_absent(b),
+        booking_lookup(b),
+        mark_booking_invoiced(b),
+        bookings_awaiting_invoice(b),
+        customer_upsert_and_get(c),
+        counter_starts_at_zero(i),
+        insert_issued_outcomes(i),
+        counters_are_independent(i),
+        invoice_not_found(i),
+        list_invoices_order_and_filters(i),
+        list_invoices_pagination(i),
+        claim_delivery_lease(i),
+        invoices_awaiting_delivery(i),
+    );
+}
