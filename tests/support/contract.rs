@@ -1086,6 +1086,24 @@ pub async fn claim_delivery_lease(invoices: &dyn InvoiceStore) {
     };
 
     assert!(claim(t0).await, "the first claim succeeds");
+    // Releasing someone else's lease (another `lease_until`) changes nothing.
+    invoices
+        .release_delivery(t, &inv.id, t0 + TimeDelta::minutes(2))
+        .await
+        .expect("release_delivery");
+    assert!(
+        !claim(t0 + TimeDelta::seconds(30)).await,
+        "a foreign release leaves the lease"
+    );
+    // Releasing our own lease lets the next claim in at once.
+    invoices
+        .release_delivery(t, &inv.id, t0 + lease)
+        .await
+        .expect("release_delivery");
+    assert!(
+        claim(t0).await,
+        "after its release, the invoice can be claimed again"
+    );
     assert!(
         !claim(t0 + TimeDelta::minutes(1)).await,
         "a second claim fails while leased"

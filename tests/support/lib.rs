@@ -2,6 +2,8 @@
 //! local app with a platform-like client, PDF read-back through poppler, and a local AWS (moto).
 
 pub mod contract;
+pub mod lambda;
 pub mod local;
 pub mod moto;
 pub mod pdf;
+pub mod stack;

@@ -9,11 +9,10 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::events::DomainEvent;
-use faktura_domain::ports::{Clock, EInvoiceEncoder, PdfRenderer, Stores, SystemClock};
+use faktura_domain::ports::{Clock, EInvoiceEncoder, Stores, SystemClock};
 use faktura_domain::service::{
     BookingIntake, InvoiceIssuer, InvoiceMailer, InvoiceQueries, Sweeper, Workflow,
 };
-use faktura_domain::view::DocumentView;
 use faktura_einvoice::EInvoiceXml;
 use faktura_embedded::{FsDocumentStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
 use faktura_http::AppState;
@@ -28,32 +27,6 @@ pub const DATA_DIR_MARKER: &str = ".faktura-data";
 /// How many events are worked on at once (rendering is CPU-bound; mail is rate-limited).
 const WORKERS: usize = 4;
 const MAX_ATTEMPTS: u32 = 5;
-
-/// The typst renderer behind the domain's port.
-pub struct TypstRenderer(pub faktura_render::Renderer);
-
-impl PdfRenderer for TypstRenderer {
-    fn render_pdf(&self, view: &DocumentView, ident: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .render_pdf(&view.to_json(), ident)
-            .map_err(|e| e.to_string())
-    }
-
-    fn render_hybrid_pdf(
-        &self,
-        view: &DocumentView,
-        ident: &str,
-        xml: &[u8],
-    ) -> Result<Vec<u8>, String> {
-        let embedded = faktura_render::EmbeddedInvoiceXml {
-            xml,
-            conformance: faktura_render::FacturXConformance::En16931,
-        };
-        self.0
-            .render_hybrid_pdf(&view.to_json(), ident, embedded)
-            .map_err(|e| e.to_string())
-    }
-}
 
 pub struct LocalConfig {
     pub data_dir: PathBuf,
@@ -128,7 +101,7 @@ impl LocalApp {
         let workflow = Workflow {
             issuer: InvoiceIssuer::new(
                 stores.clone(),
-                Arc::new(TypstRenderer(renderer)),
+                Arc::new(faktura_render::TypstRenderer(renderer)),
                 einvoice.clone(),
             ),
             mailer: InvoiceMailer::new(

@@ -1,12 +1,7 @@
-//! Tenants for local mode, from a TOML file (see `tenants.example.toml`) or the built-in demo.
+//! Tenants for local mode: a TOML file (see `tenants.example.toml`, parsed by
+//! [`faktura_http::tenants`]) or the built-in demo.
 
-use std::path::Path;
-
-use faktura_domain::model::{Seller, Tenant, TenantSettings};
-use faktura_domain::ports::TenantRecord;
-use faktura_domain::values::Id;
-use faktura_http::signature::WebhookSecret;
-use serde::Deserialize;
+pub use faktura_http::tenants::{TenantConfig as LocalTenant, load, parse};
 
 /// The built-in tenants: `demo` (a GmbH charging VAT) and `kleinunternehmer` (§19 UStG).
 pub const DEMO_TENANTS: &str = include_str!("../demo-tenants.toml");
@@ -14,82 +9,6 @@ pub const DEMO_TENANTS: &str = include_str!("../demo-tenants.toml");
 pub const DEMO_TENANT: &str = "demo";
 pub const DEMO_SECRET: &str = "whsec_ZmFrdHVyYS1kZW1vLXdlYmhvb2stc2VjcmV0LTAwMDE=";
 pub const DEMO_API_KEY: &str = "demo-api-key";
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantsFile {
-    tenant: Vec<TenantEntry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantEntry {
-    id: Id,
-    webhook_secrets: Vec<String>,
-    api_keys: Vec<String>,
-    seller: Seller,
-    settings: TenantSettings,
-}
-
-/// A tenant with its plain API keys (hashed by the directory that holds them).
-pub struct LocalTenant {
-    pub record: TenantRecord,
-    pub api_keys: Vec<String>,
-}
-
-impl std::fmt::Debug for LocalTenant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalTenant")
-            .field("record", &self.record)
-            .field("api_keys", &format!("<{} redacted>", self.api_keys.len()))
-            .finish()
-    }
-}
-
-pub fn parse(text: &str, origin: &str) -> Result<Vec<LocalTenant>, String> {
-    let file: TenantsFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
-    let mut out = Vec::new();
-    for entry in file.tenant {
-        if entry.webhook_secrets.is_empty() {
-            return Err(format!(
-                "{origin}: tenant '{}' has no webhook secret",
-                entry.id
-            ));
-        }
-        for secret in &entry.webhook_secrets {
-            secret
-                .parse::<WebhookSecret>()
-                .map_err(|e| format!("{origin}: tenant '{}': {e}", entry.id))?;
-        }
-        if out
-            .iter()
-            .any(|t: &LocalTenant| t.record.tenant.id == entry.id)
-        {
-            return Err(format!("{origin}: tenant '{}' appears twice", entry.id));
-        }
-        out.push(LocalTenant {
-            record: TenantRecord {
-                tenant: Tenant {
-                    id: entry.id,
-                    seller: entry.seller,
-                    settings: entry.settings,
-                },
-                webhook_secrets: entry.webhook_secrets,
-            },
-            api_keys: entry.api_keys,
-        });
-    }
-    if out.is_empty() {
-        return Err(format!("{origin}: no [[tenant]] entries"));
-    }
-    Ok(out)
-}
-
-pub fn load(path: &Path) -> Result<Vec<LocalTenant>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read tenants file {}: {e}", path.display()))?;
-    parse(&text, &path.display().to_string())
-}
 
 pub fn demo() -> Vec<LocalTenant> {
     parse(DEMO_TENANTS, "demo-tenants.toml").expect("the built-in demo tenants are valid")

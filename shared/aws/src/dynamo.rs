@@ -1081,6 +1081,32 @@ impl InvoiceStore for DynamoStore {
         }
     }
 
+    async fn release_delivery(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant_id), invoice_sk(invoice_id))))
+            .update_expression("REMOVE #lease")
+            .condition_expression("#status = :issued AND #lease = :lease")
+            .expression_attribute_names("#lease", "lease_until")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":lease", n(nanos(lease_until)))
+            .expression_attribute_values(":issued", s(InvoiceStatus::Issued.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable("UpdateItem release_delivery", e)),
+        }
+    }
+
     /// Idempotent; an invoice that does not exist is left alone.
     async fn mark_sent(
         &self,

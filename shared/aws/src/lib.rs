@@ -26,6 +26,7 @@ pub mod mail;
 pub mod s3;
 pub mod schema;
 pub mod setup;
+pub mod stack;
 
 pub use dynamo::{DynamoStore, api_key_hash};
 pub use events::EventBridgePublisher;

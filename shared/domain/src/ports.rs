@@ -213,6 +213,15 @@ pub trait InvoiceStore: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Gives up the lease taken with `lease_until` (after a send that failed, so a retry need
+    /// not wait for it to expire). A lease someone else holds now, or a sent invoice, is left
+    /// alone.
+    async fn release_delivery(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     async fn mark_sent(
         &self,
         tenant_id: &Id,

@@ -415,15 +415,52 @@ impl InvoiceMailer {
             return Ok(());
         }
         let now = s.clock.now();
+        let lease_until = now + DELIVERY_LEASE;
         if !s
             .invoices
-            .claim_delivery(tenant_id, invoice_id, now, now + DELIVERY_LEASE)
+            .claim_delivery(tenant_id, invoice_id, now, lease_until)
             .await?
         {
             tracing::info!(tenant_id = %tenant_id, invoice_id = %invoice_id, "delivery already sent or in progress");
             return Ok(());
         }
+        let message_id = match self.send(&stored.invoice, now).await {
+            Ok(id) => id,
+            Err(e) => {
+                // Nothing went out (the provider refused or was unreachable): let the retry in
+                // now instead of after the lease. A crash here keeps the lease; the sweep
+                // re-publishes once it has expired.
+                if let Err(release) = s
+                    .invoices
+                    .release_delivery(tenant_id, invoice_id, lease_until)
+                    .await
+                {
+                    tracing::warn!(tenant_id = %tenant_id, invoice_id = %invoice_id, error = %release, "releasing the delivery lease failed");
+                }
+                return Err(e);
+            }
+        };
         let inv = &stored.invoice;
+        let sent_at = s.clock.now();
+        s.invoices
+            .mark_sent(tenant_id, invoice_id, sent_at, &message_id)
+            .await?;
+        tracing::info!(tenant_id = %tenant_id, invoice_id = %invoice_id, "invoice sent");
+        let event = DomainEvent::new(
+            EventType::InvoiceSent,
+            tenant_id,
+            &inv.booking_id,
+            invoice_id,
+            Some(inv.number.as_str()),
+            sent_at,
+        );
+        s.events.publish(&event).await?;
+        Ok(())
+    }
+
+    /// Builds the mail with its attachments and hands it to the provider; returns its id.
+    async fn send(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<String, AppError> {
+        let s = &self.stores;
         let missing = || {
             unavailable(
                 "documents_missing",
@@ -448,22 +485,7 @@ impl InvoiceMailer {
         attachments.push(Attachment::new("application/pdf", pdf_file_name(inv), pdf));
         let mail = invoice_mail(inv, &attachments, now)
             .map_err(|e| AppError::new(ErrorKind::Internal, "mail_build_failed", e.to_string()))?;
-        let message_id = self.mailer.send(&mail).await?;
-        let sent_at = s.clock.now();
-        s.invoices
-            .mark_sent(tenant_id, invoice_id, sent_at, &message_id)
-            .await?;
-        tracing::info!(tenant_id = %tenant_id, invoice_id = %invoice_id, "invoice sent");
-        let event = DomainEvent::new(
-            EventType::InvoiceSent,
-            tenant_id,
-            &inv.booking_id,
-            invoice_id,
-            Some(inv.number.as_str()),
-            sent_at,
-        );
-        s.events.publish(&event).await?;
-        Ok(())
+        Ok(self.mailer.send(&mail).await?)
     }
 }
 

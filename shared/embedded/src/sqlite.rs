@@ -679,6 +679,29 @@ impl InvoiceStore for SqliteStore {
         .await
     }
 
+    async fn release_delivery(
+        &self,
+        tenant_id: &Id,
+        invoice_id: &Id,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tenant = tenant_id.as_str().to_string();
+        let invoice = invoice_id.as_str().to_string();
+        let lease_until = nanos(lease_until);
+        self.run(move |conn| {
+            conn.prepare_cached(
+                "UPDATE invoices SET lease_until = NULL
+                 WHERE tenant_id = ?1 AND invoice_id = ?2 AND status = 'issued'
+                   AND lease_until = ?3",
+            )
+            .map_err(db)?
+            .execute(params![tenant, invoice, lease_until])
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Idempotent; an invoice that does not exist is left alone.
     async fn mark_sent(
         &self,

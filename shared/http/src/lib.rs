@@ -1,10 +1,12 @@
 //! The HTTP surface of Faktura: the signed booking webhook and the read API.
 //!
-//! The same [`router`] serves the local runner (`faktura serve`) and, through `lambda_http`,
-//! the Lambda functions. Every error body is `{"error": {"code", "message", "field"}}`.
+//! The same routes serve the local runner (`faktura serve`, [`router`]) and, through
+//! `lambda_http`, the webhook and API Lambda functions ([`webhook_router`], [`api_router`]).
+//! Every error body is `{"error": {"code", "message", "field"}}`.
 
 pub mod resources;
 pub mod signature;
+pub mod tenants;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -40,14 +42,41 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
 }
 
+/// Every route: what the local runner serves.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/webhooks/{tenant_id}/bookings", post(booking_webhook))
-        .route("/v1/invoices", get(list_invoices))
-        .route("/v1/invoices/{id}", get(get_invoice))
-        .route("/v1/invoices/{id}/pdf", get(get_invoice_pdf))
-        .route("/v1/invoices/{id}/xml", get(get_invoice_xml))
-        .route("/health", get(|| async { "ok" }))
+    routes(state, Surface::Everything)
+}
+
+/// The webhook route (and `/health`): the webhook Lambda's surface.
+pub fn webhook_router(state: AppState) -> Router {
+    routes(state, Surface::Webhook)
+}
+
+/// The read API (and `/health`): the API Lambda's surface.
+pub fn api_router(state: AppState) -> Router {
+    routes(state, Surface::Api)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    Webhook,
+    Api,
+    Everything,
+}
+
+fn routes(state: AppState, surface: Surface) -> Router {
+    let mut router = Router::new().route("/health", get(|| async { "ok" }));
+    if surface != Surface::Api {
+        router = router.route("/v1/webhooks/{tenant_id}/bookings", post(booking_webhook));
+    }
+    if surface != Surface::Webhook {
+        router = router
+            .route("/v1/invoices", get(list_invoices))
+            .route("/v1/invoices/{id}", get(get_invoice))
+            .route("/v1/invoices/{id}/pdf", get(get_invoice_pdf))
+            .route("/v1/invoices/{id}/xml", get(get_invoice_xml));
+    }
+    router
         .fallback(|| async {
             error_response(&AppError::not_found("route_not_found", "no such route"))
         })

@@ -90,10 +90,12 @@
 //! invoice; it is embedded byte for byte and not validated here.
 
 mod facturx;
+mod port;
 mod view;
 mod world;
 
 pub use crate::facturx::{EmbeddedInvoiceXml, FacturXConformance};
+pub use crate::port::TypstRenderer;
 
 use std::fmt::Write as _;
 

@@ -1,0 +1,90 @@
+//! `faktura-admin`: operator commands for a deployed stack. Credentials and region come from
+//! the usual AWS environment (profile, `AWS_REGION`, `AWS_ENDPOINT_URL` for moto).
+//!
+//!   faktura-admin secret                      # a new webhook secret (whsec_...)
+//!   faktura-admin api-key                     # a new API key
+//!   faktura-admin tenant put --table T --file tenants.toml
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use clap::{Parser, Subcommand};
+use faktura_aws::DynamoStore;
+use faktura_domain::ports::api_key_hash;
+
+#[derive(Parser)]
+#[command(name = "faktura-admin", about = "Operate a deployed Faktura stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prints a new Standard Webhooks secret (32 random bytes) for a booking platform.
+    Secret,
+    /// Prints a new API key (32 random bytes) for the read API.
+    ApiKey,
+    /// Tenants in the stack's table.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Creates or replaces the tenants of a TOML file (the format of
+    /// functions/faktura/tenants.example.toml). API keys are stored as SHA-256 hashes; keys a
+    /// tenant had before and the file lacks stop working.
+    Put {
+        /// The stack's table (output `TableName` of the stack).
+        #[arg(long, env = "FAKTURA_TABLE")]
+        table: String,
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
+fn random_bytes() -> Result<[u8; 32], String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(bytes)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Secret => println!("whsec_{}", STANDARD.encode(random_bytes()?)),
+        Command::ApiKey => println!("fk_{}", URL_SAFE_NO_PAD.encode(random_bytes()?)),
+        Command::Tenant(TenantCommand::Put { table, file }) => {
+            let tenants = faktura_http::tenants::load(&file)?;
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let store = DynamoStore::new(&sdk, &table);
+            for tenant in &tenants {
+                let hashes: Vec<String> = tenant.api_keys.iter().map(|k| api_key_hash(k)).collect();
+                store
+                    .put_tenant(&tenant.record, &hashes)
+                    .await
+                    .map_err(|e| format!("tenant {}: {e}", tenant.record.tenant.id))?;
+                println!(
+                    "stored tenant {} ({} webhook secret(s), {} API key(s)) in {table}",
+                    tenant.record.tenant.id,
+                    tenant.record.webhook_secrets.len(),
+                    hashes.len()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("faktura-admin: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

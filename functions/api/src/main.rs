@@ -1,0 +1,25 @@
+//! The read API on Lambda: `GET /v1/invoices[/{id}[/pdf|/xml]]` behind the HTTP API, with
+//! the tenant's API key as bearer token. The same handlers as `faktura serve`.
+
+use std::sync::Arc;
+
+use faktura_domain::service::{BookingIntake, InvoiceQueries};
+use faktura_einvoice::EInvoiceXml;
+use faktura_http::AppState;
+use faktura_lambda::StackConfig;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    faktura_lambda::init_logging();
+    let config = StackConfig::from_env()?;
+    let sdk = faktura_lambda::aws_config().await;
+    let stores = faktura_lambda::stores(&sdk, &config);
+    let einvoice = Arc::new(EInvoiceXml);
+    let state = AppState {
+        tenants: stores.tenants.clone(),
+        clock: stores.clock.clone(),
+        intake: BookingIntake::new(stores.clone(), einvoice.clone()),
+        queries: InvoiceQueries::new(stores, einvoice),
+    };
+    lambda_http::run(faktura_http::api_router(state)).await
+}

@@ -1,0 +1,51 @@
+//! Shared by the Lambda functions in `functions/`: each `main` calls [`init_logging`], loads
+//! [`StackConfig::from_env`] and [`aws_config`] once, builds what it needs with [`stores`] and
+//! hands events to the domain. Nothing here renders PDFs (the issue worker adds typst itself).
+
+pub mod config;
+pub mod queue;
+
+pub use config::StackConfig;
+pub use queue::{DomainEventEnvelope, handle_batch};
+
+use std::sync::Arc;
+
+use faktura_aws::{DynamoStore, EventBridgePublisher, S3DocumentStore};
+use faktura_domain::ports::{Clock, Stores, SystemClock};
+
+/// JSON lines on stdout (CloudWatch keeps them as structured logs). Level from `RUST_LOG`,
+/// `info` by default. Our spans and events carry ids (tenant, booking, invoice, event), never
+/// names, emails or addresses.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+}
+
+/// The SDK configuration from the environment (role credentials, region; `AWS_ENDPOINT_URL`
+/// points it at a local AWS such as moto).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The domain's stores on the AWS adapters.
+pub fn stores(sdk: &aws_config::SdkConfig, config: &StackConfig) -> Stores {
+    let table = Arc::new(DynamoStore::new(sdk, &config.table));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    Stores {
+        tenants: table.clone(),
+        bookings: table.clone(),
+        customers: table.clone(),
+        invoices: table,
+        documents: Arc::new(S3DocumentStore::new(sdk, config.s3_settings())),
+        events: Arc::new(EventBridgePublisher::new(sdk, &config.event_bus)),
+        clock,
+    }
+}

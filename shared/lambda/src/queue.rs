@@ -1,0 +1,172 @@
+//! Worker plumbing: an EventBridge rule puts Faktura's events on an SQS queue, and Lambda
+//! hands the worker batches of those messages. Each message body is the whole EventBridge
+//! event; its `detail` is the versioned [`DomainEvent`].
+//!
+//! A message that fails is reported in `batchItemFailures` (the event source mapping has
+//! `ReportBatchItemFailures`), so only it is retried; after `MAX_RECEIVES` receives it lands in
+//! the dead-letter queue. Unreadable messages fail too rather than vanish: a DLQ alarm makes
+//! them visible.
+
+use std::future::Future;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use faktura_domain::error::AppError;
+use faktura_domain::events::{DomainEvent, EVENT_SOURCE, SCHEMA_VERSION};
+use serde::Deserialize;
+use tracing::Instrument;
+
+/// The parts of an EventBridge event a worker reads.
+#[derive(Debug, Deserialize)]
+pub struct DomainEventEnvelope {
+    pub source: String,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: DomainEvent,
+}
+
+/// Reads one message body; refuses events from another source, of a newer schema version, or
+/// whose `detail-type` disagrees with the detail.
+pub fn parse_message(body: &str) -> Result<DomainEvent, String> {
+    let envelope: DomainEventEnvelope =
+        serde_json::from_str(body).map_err(|e| format!("not a Faktura event: {e}"))?;
+    if envelope.source != EVENT_SOURCE {
+        return Err(format!("event from source {:?}", envelope.source));
+    }
+    let event = envelope.detail;
+    if event.version > SCHEMA_VERSION {
+        return Err(format!(
+            "event schema version {} is newer than {SCHEMA_VERSION}",
+            event.version
+        ));
+    }
+    if envelope.detail_type != event.event_type.as_str() {
+        return Err(format!(
+            "detail-type {:?} but the event is {}",
+            envelope.detail_type,
+            event.event_type.as_str()
+        ));
+    }
+    Ok(event)
+}
+
+/// Runs `handle` for each message of the batch, one after the other, and reports the ones that
+/// failed. Logs carry the message, event, tenant, booking and invoice ids only.
+pub async fn handle_batch<F, Fut>(batch: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(DomainEvent) -> Fut,
+    Fut: Future<Output = Result<(), AppError>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in batch.records {
+        let message_id = record.message_id.unwrap_or_default();
+        let event = match record.body.as_deref().map(parse_message) {
+            Some(Ok(event)) => event,
+            Some(Err(reason)) => {
+                tracing::error!(%message_id, %reason, "unreadable message");
+                response.add_failure(message_id);
+                continue;
+            }
+            None => {
+                tracing::error!(%message_id, "message without a body");
+                response.add_failure(message_id);
+                continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "message",
+            %message_id,
+            event_id = %event.event_id,
+            event_type = event.event_type.as_str(),
+            tenant_id = %event.tenant_id,
+            booking_id = %event.booking_id,
+            invoice_id = %event.invoice_id,
+        );
+        span.in_scope(|| tracing::info!("received"));
+        let outcome = handle(event).instrument(span.clone()).await;
+        let _entered = span.enter();
+        match outcome {
+            Ok(()) => tracing::info!("done"),
+            Err(e) => {
+                tracing::error!(code = e.code, kind = ?e.kind, error = %e.message, "failed; will be retried");
+                response.add_failure(message_id);
+            }
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use faktura_domain::error::ErrorKind;
+
+    fn event_json(detail_type: &str, kind: &str) -> String {
+        serde_json::json!({
+            "version": "0", "id": "e1", "detail-type": detail_type, "source": "faktura",
+            "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "eu-central-1",
+            "resources": [],
+            "detail": {
+                "version": 1, "event_id": "ev-1", "type": kind, "tenant_id": "demo",
+                "booking_id": "b-1", "invoice_id": "inv-1", "invoice_number": null,
+                "occurred_at": "2026-11-22T10:00:00Z"
+            }
+        })
+        .to_string()
+    }
+
+    fn message(id: &str, body: Option<String>) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.to_string());
+        m.body = body;
+        m
+    }
+
+    #[test]
+    fn reads_eventbridge_envelopes_and_refuses_strangers() {
+        let ok = parse_message(&event_json("booking.received", "booking.received")).unwrap();
+        assert_eq!(ok.booking_id.as_str(), "b-1");
+        assert!(parse_message(&event_json("invoice.issued", "booking.received")).is_err());
+        let other = event_json("booking.received", "booking.received")
+            .replace("\"source\":\"faktura\"", "\"source\":\"aws.s3\"");
+        assert!(parse_message(&other).unwrap_err().contains("source"));
+        let newer = event_json("booking.received", "booking.received")
+            .replace("\"version\":1", "\"version\":2");
+        assert!(parse_message(&newer).unwrap_err().contains("version"));
+        assert!(parse_message("{}").is_err());
+    }
+
+    #[tokio::test]
+    async fn only_failed_messages_are_reported() {
+        let mut batch = SqsEvent::default();
+        batch.records = vec![
+            message(
+                "m1",
+                Some(event_json("booking.received", "booking.received")),
+            ),
+            message("m2", Some("garbage".into())),
+            message("m3", Some(event_json("invoice.issued", "invoice.issued"))),
+            message("m4", None),
+        ];
+        let response = handle_batch(batch, |event| async move {
+            if event.event_type.as_str() == "invoice.issued" {
+                Err(AppError::new(
+                    ErrorKind::Unavailable,
+                    "store_unavailable",
+                    "down",
+                ))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["m2", "m3", "m4"]);
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m2");
+    }
+}
