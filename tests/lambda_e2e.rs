@@ -16,7 +16,6 @@ use faktura_aws::{DynamoStore, S3DocumentStore};
 use faktura_domain::model::InvoiceStatus;
 use faktura_domain::ports::{DocumentStore, InvoiceFilter, InvoiceStore};
 use faktura_domain::values::Id;
-use faktura_http::signature::{WebhookSecret, sign};
 use faktura_tests::lambda::{Emulator, repo_root};
 use faktura_tests::local::{DEMO, DEMO_KEY, DEMO_SECRET, sample_with};
 use faktura_tests::moto::MotoServer;
@@ -25,7 +24,7 @@ use faktura_tests::stack::TestStack;
 use mail_parser::MimeHeaders;
 use serde_json::{Value, json};
 
-const SENDER: &str = "rechnung@yoga-sonnenschein.example";
+const SENDER: &str = faktura_tests::stack::DEMO_SENDER;
 const WEBHOOK: &str = "faktura-webhook";
 const API: &str = "faktura-api";
 const SCHEDULER: &str = "faktura-scheduler";
@@ -34,33 +33,8 @@ fn moto() -> &'static MotoServer {
     MotoServer::shared()
 }
 
-/// A stack with the demo tenants stored by the `faktura-admin` CLI, as an operator would. The
-/// demo seller sends from `sender` (SES identities are account-wide in moto, so a test that
-/// needs an unverified sender uses its own address).
 async fn stack_with_tenants(sender: &str, verified: bool) -> TestStack {
-    let stack = TestStack::create(moto(), verified.then_some(sender)).await;
-    let tenants = std::fs::read_to_string(repo_root().join("functions/faktura/demo-tenants.toml"))
-        .expect("demo tenants")
-        .replace(SENDER, sender);
-    let file = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(file.path(), tenants).expect("write tenants");
-    let output = std::process::Command::new(faktura_tests::lambda::binary("faktura-admin"))
-        .args(["tenant", "put", "--table", &stack.table, "--file"])
-        .arg(file.path())
-        .env_clear()
-        .envs(stack.function_env())
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .output()
-        .expect("running faktura-admin");
-    assert!(
-        output.status.success(),
-        "faktura-admin tenant put failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("stored tenant demo"), "{stdout}");
-    stack
+    TestStack::with_demo_tenants(moto(), sender, verified).await
 }
 
 /// Starts the five functions with the stack's environment (plus `overrides`).
@@ -90,28 +64,10 @@ fn workers() -> Vec<(&'static WorkRoute, &'static str)> {
     ]
 }
 
-/// Posts a signed booking through the webhook function's URL, as a platform would.
 async fn post_booking(emulator: &Emulator, webhook_id: &str, body: &str) -> (u16, Value) {
-    let secret: WebhookSecret = DEMO_SECRET.parse().expect("demo secret");
-    let timestamp = chrono::Utc::now().timestamp();
-    let signature = sign(&secret, webhook_id, timestamp, body.as_bytes());
-    let response = emulator
-        .http
-        .post(emulator.url(WEBHOOK, &format!("/v1/webhooks/{DEMO}/bookings")))
-        .header("content-type", "application/json")
-        .header("webhook-id", webhook_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(body.to_string())
-        .send()
+    emulator
+        .post_booking(WEBHOOK, DEMO, DEMO_SECRET, webhook_id, body)
         .await
-        .expect("webhook request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("webhook answer");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 async fn invoices(stack: &TestStack) -> Vec<faktura_domain::model::Invoice> {

@@ -222,6 +222,60 @@ impl Emulator {
         format!("{}/lambda-url/{function}{path}", self.base)
     }
 
+    /// Posts a signed booking through `function`'s URL, as a platform would (Standard Webhooks
+    /// headers, current time). Returns status and JSON answer.
+    pub async fn post_booking(
+        &self,
+        function: &str,
+        tenant: &str,
+        secret: &str,
+        webhook_id: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let secret: faktura_http::signature::WebhookSecret =
+            secret.parse().expect("webhook secret");
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature =
+            faktura_http::signature::sign(&secret, webhook_id, timestamp, body.as_bytes());
+        let response = self
+            .http
+            .post(self.url(function, &format!("/v1/webhooks/{tenant}/bookings")))
+            .header("content-type", "application/json")
+            .header("webhook-id", webhook_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("webhook request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("webhook answer");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Peak resident memory (VmHWM, MiB) of each live process of function `name`.
+    pub fn peak_rss_mib(&self, name: &str) -> Vec<f64> {
+        self.functions
+            .lock()
+            .expect("functions")
+            .iter()
+            .filter(|(n, _)| n == name)
+            .filter_map(|(_, f)| {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{}/status", f.child.id())).ok()?;
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|kb| kb.parse::<f64>().ok())
+                    .map(|kb| kb / 1024.0)
+            })
+            .collect()
+    }
+
     /// Plays the SQS event source for one batch of `route`'s queue on `function`. Returns
     /// (messages delivered, messages reported failed).
     pub async fn pump(

@@ -32,6 +32,9 @@ pub struct TestStack {
     pub queues: HashMap<&'static str, RouteQueues>,
 }
 
+/// The demo seller's address in `demo-tenants.toml`.
+pub const DEMO_SENDER: &str = "rechnung@yoga-sonnenschein.example";
+
 /// Seconds a received message stays invisible: short, so tests see retries quickly (the
 /// template uses six times the worker timeout).
 pub const TEST_VISIBILITY_SECONDS: i32 = 1;
@@ -122,6 +125,37 @@ impl TestStack {
             bus,
             queues,
         }
+    }
+
+    /// A stack with the demo tenants (`functions/faktura/demo-tenants.toml`) stored by the
+    /// `faktura-admin` CLI, as an operator would. The demo seller sends from `sender` (SES
+    /// identities are account-wide in moto: a test that needs an unverified sender uses its
+    /// own address).
+    pub async fn with_demo_tenants(moto: &MotoServer, sender: &str, verified: bool) -> TestStack {
+        let stack = TestStack::create(moto, verified.then_some(sender)).await;
+        let root = crate::lambda::repo_root();
+        let tenants = std::fs::read_to_string(root.join("functions/faktura/demo-tenants.toml"))
+            .expect("demo tenants")
+            .replace(DEMO_SENDER, sender);
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), tenants).expect("write tenants");
+        let output = std::process::Command::new(crate::lambda::binary("faktura-admin"))
+            .args(["tenant", "put", "--table", &stack.table, "--file"])
+            .arg(file.path())
+            .env_clear()
+            .envs(stack.function_env())
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .output()
+            .expect("running faktura-admin");
+        assert!(
+            output.status.success(),
+            "faktura-admin tenant put failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("stored tenant demo"), "{stdout}");
+        stack
     }
 
     /// The functions' environment for this stack (what the template sets, pointed at moto).
