@@ -1,25 +1,14 @@
-//! The deployed stack's resources, created on moto from the definitions the SAM template is
-//! checked against (`faktura_aws::schema::TABLE`, `faktura_aws::stack::ROUTES`): the table,
-//! the documents bucket, the sender identity, the event bus, and per route a queue with its
-//! dead-letter queue and the rule feeding it. `tests/template.rs` checks the template against
-//! the same values, so what runs here is what deploys.
-
-use std::collections::HashMap;
+//! The deployed stack's resources on moto, created by `faktura-admin dev-stack`'s code from the
+//! definitions the SAM template is checked against (`faktura_aws::schema::TABLE`,
+//! `faktura_aws::stack::ROUTES`): the table, the documents bucket, the event bus, and per route
+//! a queue with its dead-letter queue and the rule feeding it; plus the sender identity.
+//! `tests/template.rs` checks the template against the same values.
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::QueueAttributeName;
-use faktura_aws::stack::{MAX_RECEIVES, ROUTES, WorkRoute};
+use faktura_admin::dev_stack::{self, RouteQueues};
+use faktura_aws::stack::WorkRoute;
 
 use crate::moto::{MotoServer, unique_name};
-
-/// A route's queues on moto.
-#[derive(Debug, Clone)]
-pub struct RouteQueues {
-    pub route: WorkRoute,
-    pub url: String,
-    pub arn: String,
-    pub dead_letter_url: String,
-}
 
 /// One stack on moto (unique names, so tests run side by side).
 #[derive(Debug, Clone)]
@@ -29,7 +18,7 @@ pub struct TestStack {
     pub table: String,
     pub bucket: String,
     pub bus: String,
-    pub queues: HashMap<&'static str, RouteQueues>,
+    pub queues: Vec<RouteQueues>,
 }
 
 /// The demo seller's address in `demo-tenants.toml`.
@@ -40,90 +29,27 @@ pub const DEMO_SENDER: &str = "rechnung@yoga-sonnenschein.example";
 pub const TEST_VISIBILITY_SECONDS: i32 = 1;
 
 impl TestStack {
-    /// Creates every resource; `sender` becomes a verified SES identity unless `None`.
+    /// Creates every resource with `faktura-admin dev-stack`'s code; `sender` becomes a
+    /// verified SES identity unless `None`.
     pub async fn create(moto: &MotoServer, sender: Option<&str>) -> TestStack {
         let sdk = moto.sdk_config();
-        let table = unique_name("faktura");
-        let bucket = unique_name("faktura-docs");
-        let bus = unique_name("faktura-bus");
-        faktura_aws::setup::create_table(
-            &aws_sdk_dynamodb::Client::new(&sdk),
-            &table,
-            &faktura_aws::TABLE,
+        let created = dev_stack::create(
+            &sdk,
+            &unique_name("faktura"),
+            TEST_VISIBILITY_SECONDS as u32,
         )
         .await
-        .expect("create table");
-        faktura_aws::setup::create_bucket(&moto.s3_client(), &bucket, crate::moto::REGION)
-            .await
-            .expect("create bucket");
+        .expect("create the stack on moto");
         if let Some(sender) = sender {
             verify_sender(&sdk, sender).await;
-        }
-        let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
-        faktura_aws::setup::create_event_bus(&eventbridge, &bus)
-            .await
-            .expect("create bus");
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let mut queues = HashMap::new();
-        for route in ROUTES {
-            let (dead_letter_url, dead_letter_arn) =
-                create_queue(&sqs, &unique_name("dlq"), HashMap::new()).await;
-            let redrive = serde_json::json!({
-                "deadLetterTargetArn": dead_letter_arn,
-                "maxReceiveCount": MAX_RECEIVES,
-            });
-            let (url, arn) = create_queue(
-                &sqs,
-                &unique_name(&route.name.to_ascii_lowercase()),
-                HashMap::from([
-                    (QueueAttributeName::RedrivePolicy, redrive.to_string()),
-                    (
-                        QueueAttributeName::VisibilityTimeout,
-                        TEST_VISIBILITY_SECONDS.to_string(),
-                    ),
-                ]),
-            )
-            .await;
-            let rule = format!("{}Rule", route.name);
-            eventbridge
-                .put_rule()
-                .event_bus_name(&bus)
-                .name(&rule)
-                .event_pattern(route.event_pattern().to_string())
-                .send()
-                .await
-                .expect("PutRule");
-            eventbridge
-                .put_targets()
-                .event_bus_name(&bus)
-                .rule(&rule)
-                .targets(
-                    aws_sdk_eventbridge::types::Target::builder()
-                        .id(format!("{}Queue", route.name))
-                        .arn(&arn)
-                        .build()
-                        .expect("target"),
-                )
-                .send()
-                .await
-                .expect("PutTargets");
-            queues.insert(
-                route.name,
-                RouteQueues {
-                    route,
-                    url,
-                    arn,
-                    dead_letter_url,
-                },
-            );
         }
         TestStack {
             sdk,
             endpoint: moto.endpoint().to_string(),
-            table,
-            bucket,
-            bus,
-            queues,
+            table: created.table,
+            bucket: created.bucket,
+            bus: created.bus,
+            queues: created.queues,
         }
     }
 
@@ -180,7 +106,10 @@ impl TestStack {
     }
 
     pub fn queue(&self, route: &WorkRoute) -> &RouteQueues {
-        &self.queues[route.name]
+        self.queues
+            .iter()
+            .find(|q| q.route.name == route.name)
+            .expect("every route has queues")
     }
 }
 
@@ -188,33 +117,4 @@ pub async fn verify_sender(sdk: &SdkConfig, sender: &str) {
     faktura_aws::setup::create_email_identity(&aws_sdk_sesv2::Client::new(sdk), sender)
         .await
         .expect("create email identity");
-}
-
-async fn create_queue(
-    sqs: &aws_sdk_sqs::Client,
-    name: &str,
-    attributes: HashMap<QueueAttributeName, String>,
-) -> (String, String) {
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .set_attributes(Some(attributes))
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("queue URL")
-        .to_string();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("GetQueueAttributes")
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .expect("queue ARN")
-        .clone();
-    (url, arn)
 }

@@ -4,6 +4,7 @@
 //!   faktura-admin secret                      # a new webhook secret (whsec_...)
 //!   faktura-admin api-key                     # a new API key
 //!   faktura-admin tenant put --table T --file tenants.toml
+//!   faktura-admin dev-stack --name faktura-dev  # on moto: table, bucket, bus, queues, rules
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,13 @@ enum Command {
     /// Tenants in the stack's table.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Creates the stack's data plane (table, bucket, bus, queues, rules) on a local AWS such as
+    /// moto (`AWS_ENDPOINT_URL`), for running the functions under `cargo lambda watch`. Prints
+    /// the functions' environment.
+    DevStack {
+        #[arg(long, default_value = "faktura-dev")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -56,6 +64,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Secret => println!("whsec_{}", STANDARD.encode(random_bytes()?)),
         Command::ApiKey => println!("fk_{}", URL_SAFE_NO_PAD.encode(random_bytes()?)),
+        Command::DevStack { name } => dev_stack(&name).await?,
         Command::Tenant(TenantCommand::Put { table, file }) => {
             let tenants = faktura_http::tenants::load(&file)?;
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -74,6 +83,25 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+async fn dev_stack(name: &str) -> Result<(), String> {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        return Err("dev-stack is for local endpoints: set AWS_ENDPOINT_URL (e.g. moto)".into());
+    }
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let stack = faktura_admin::dev_stack::create(&sdk, name, 30).await?;
+    println!("FAKTURA_TABLE={}", stack.table);
+    println!("FAKTURA_BUCKET={}", stack.bucket);
+    println!("FAKTURA_EVENT_BUS={}", stack.bus);
+    println!("FAKTURA_S3_PATH_STYLE=true");
+    for queue in &stack.queues {
+        eprintln!(
+            "queue for {} ({}): {}",
+            queue.route.worker, queue.route.name, queue.url
+        );
     }
     Ok(())
 }

@@ -1,0 +1,3 @@
+//! `faktura-admin` as a library: the commands' building blocks, shared with the tests.
+
+pub mod dev_stack;
