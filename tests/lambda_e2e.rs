@@ -317,18 +317,18 @@ async fn a_signed_booking_becomes_a_stored_pdf_and_one_mail() {
 async fn a_lost_event_is_recovered_by_the_scheduled_sweep() {
     let stack = stack_with_tenants(SENDER, true).await;
     let emulator = Emulator::start();
-    // The webhook publishes to a bus that does not exist: the booking is recorded, the event
-    // lost (the EventBridge publish failure of the fault list).
-    let mut env = env_with(
+    // The webhook and the issue worker publish to a bus that does not exist: the booking is
+    // recorded and the invoice issued, but both events are lost (the EventBridge publish
+    // failures of the fault list). Only the scheduler reaches the real bus.
+    let lost_bus = env_with(
         &stack,
         &[(faktura_lambda::config::EVENT_BUS_VAR, "no-such-bus")],
     );
-    emulator.start_function(WEBHOOK, "faktura-webhook", &env);
-    env = stack.function_env();
+    emulator.start_function(WEBHOOK, "faktura-webhook", &lost_bus);
+    emulator.start_function(ISSUE_ROUTE.worker, ISSUE_ROUTE.worker, &lost_bus);
+    let env = stack.function_env();
     emulator.start_function(SCHEDULER, "faktura-scheduler", &env);
-    for route in ROUTES {
-        emulator.start_function(route.worker, route.worker, &env);
-    }
+    emulator.start_function(MAIL_ROUTE.worker, MAIL_ROUTE.worker, &env);
     let (booking_id, email, body) = booking(1, "lost");
     let (status, answer) = post_booking(&emulator, "msg_lost_1", &body).await;
     assert_eq!(status, 202, "{answer}");
@@ -343,8 +343,20 @@ async fn a_lost_event_is_recovered_by_the_scheduled_sweep() {
         "no event, no invoice yet"
     );
 
+    // Sweep 1 re-publishes the booking; the worker issues the invoice but cannot announce it,
+    // so it reports the message failed (it is retried, then dead-lettered).
     let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
     assert_eq!(report["republished_bookings"], 1, "{report}");
+    let failures = emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    assert!(failures > 0, "a failed publish is reported, not swallowed");
+    let stored = stored_invoices(&stack).await;
+    assert_eq!(stored.len(), 1, "retries issued nothing twice");
+    assert_eq!(stored[0].status, InvoiceStatus::Issued);
+    // Sweep 2 re-publishes the unsent invoice; the mail goes out once.
+    let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
+    assert_eq!(report["republished_invoices"], 1, "{report}");
     assert_eq!(
         emulator
             .drain(&stack, &workers(), Duration::from_secs(120))

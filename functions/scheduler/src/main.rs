@@ -6,7 +6,7 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use faktura_domain::service::Sweeper;
 use faktura_lambda::StackConfig;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 #[tokio::main]
@@ -26,8 +26,14 @@ async fn main() -> Result<(), Error> {
             let report = sweeper
                 .sweep(config.sweep_grace, config.sweep_limit)
                 .await
-                .map_err(|e| Error::from(format!("sweep failed: {e}")))?;
-            Ok::<Value, Error>(json!({
+                .map_err(|e| {
+                    tracing::error!(code = e.code, error = %e.message, "sweep failed");
+                    Diagnostic {
+                        error_type: "SweepFailed".into(),
+                        error_message: e.to_string(),
+                    }
+                })?;
+            Ok::<Value, Diagnostic>(json!({
                 "republished_bookings": report.bookings,
                 "republished_invoices": report.invoices,
             }))
