@@ -279,3 +279,53 @@ fn no_secret_is_a_template_parameter_and_the_bucket_is_closed() {
     let policy = resource(&t, "DocumentsBucketPolicy").to_string();
     assert!(policy.contains("aws:SecureTransport"), "TLS-only policy");
 }
+
+fn statements(function: &Value) -> Vec<&Value> {
+    function["Properties"]["Policies"]
+        .as_array()
+        .expect("inline policies")
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().expect("statements").iter())
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(list) => list
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        other => panic!("unexpected Action {other}"),
+    }
+}
+
+#[test]
+fn permissions_are_narrow_and_complete() {
+    let t = template();
+    for (id, f) in functions(&t) {
+        let all: Vec<(String, String)> = statements(f)
+            .into_iter()
+            .flat_map(|s| {
+                let resource = s["Resource"].to_string();
+                actions(s).into_iter().map(move |a| (a, resource.clone()))
+            })
+            .collect();
+        for (action, resource) in &all {
+            assert!(!action.contains('*'), "{id}: wildcard action {action}");
+            assert!(
+                !resource.contains("index/*"),
+                "{id}: name the index it queries, not index/*"
+            );
+        }
+        // S3 answers a missing object with 403 unless the caller may list the bucket; the
+        // adapter needs the 404 to tell "not written yet" from an outage.
+        if all.iter().any(|(a, _)| a == "s3:GetObject") {
+            assert!(
+                all.iter().any(|(a, r)| a == "s3:ListBucket"
+                    && r == &get_att("DocumentsBucket", "Arn").to_string()),
+                "{id} reads documents, so it needs s3:ListBucket on the bucket"
+            );
+        }
+    }
+}

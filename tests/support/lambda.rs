@@ -69,6 +69,18 @@ impl Guarded {
     }
 }
 
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // Keep the logs of a failed test for reading; remove them otherwise.
+        if !std::thread::panicking() {
+            for (_, f) in self.functions.get_mut().expect("functions").iter_mut() {
+                f.kill();
+            }
+            let _ = std::fs::remove_dir_all(&self.logs);
+        }
+    }
+}
+
 impl Drop for Guarded {
     fn drop(&mut self) {
         self.kill();

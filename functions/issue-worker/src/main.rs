@@ -3,11 +3,13 @@
 //! two racing workers still give one invoice with one number.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faktura_domain::events::EventType;
 use faktura_domain::service::InvoiceIssuer;
 use faktura_einvoice::EInvoiceXml;
+use faktura_lambda::queue::start_no_later_than;
 use faktura_lambda::{StackConfig, handle_batch};
 use faktura_render::{Renderer, TypstRenderer};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -23,7 +25,8 @@ async fn main() -> Result<(), Error> {
     let issuer = InvoiceIssuer::new(stores, Arc::new(renderer), Arc::new(EInvoiceXml));
     let issuer = &issuer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let response: SqsBatchResponse = handle_batch(event.payload, |e| async move {
+        let start_by = start_no_later_than(&event.context, Duration::from_secs(20));
+        let response: SqsBatchResponse = handle_batch(event.payload, start_by, |e| async move {
             if e.event_type != EventType::BookingReceived {
                 tracing::warn!("not a booking.received event; acknowledged");
                 return Ok(());

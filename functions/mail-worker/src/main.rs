@@ -3,11 +3,13 @@
 //! before sending and marks it sent after, so a redelivered message sends nothing twice.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faktura_aws::SesMailSender;
 use faktura_domain::events::EventType;
 use faktura_domain::service::InvoiceMailer;
+use faktura_lambda::queue::start_no_later_than;
 use faktura_lambda::{StackConfig, handle_batch};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -21,7 +23,8 @@ async fn main() -> Result<(), Error> {
     let mailer = InvoiceMailer::new(stores, Arc::new(ses));
     let mailer = &mailer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        let response: SqsBatchResponse = handle_batch(event.payload, |e| async move {
+        let start_by = start_no_later_than(&event.context, Duration::from_secs(10));
+        let response: SqsBatchResponse = handle_batch(event.payload, start_by, |e| async move {
             if e.event_type != EventType::InvoiceIssued {
                 tracing::warn!("not an invoice.issued event; acknowledged");
                 return Ok(());

@@ -7,7 +7,33 @@ use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use faktura_domain::StoreError;
 use faktura_domain::ports::{MailSender, OutgoingMail};
 
+use aws_sdk_sesv2::config::http::HttpResponse;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+
 use crate::error::unavailable;
+
+/// An answer from SES with a 4xx status means it did not accept the message (MessageRejected,
+/// throttling, a bad identity...): `Refused`, safe to send again. Anything else — no answer, a
+/// timeout, a 5xx — may have sent it: `Unavailable`. Only the error code is kept: SES's message
+/// text can repeat the addresses, which must not reach the logs.
+fn send_error<E>(key: &str, e: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &e {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("unknown");
+            let status = service.raw().status().as_u16();
+            let what = format!("SendEmail {key}: {code} (HTTP {status})");
+            if (400..500).contains(&status) {
+                StoreError::Refused(what)
+            } else {
+                StoreError::Unavailable(what)
+            }
+        }
+        _ => unavailable(&format!("SendEmail {key}"), e),
+    }
+}
 
 /// The SESv2 adapter for [`MailSender`].
 #[derive(Clone, Debug)]
@@ -48,7 +74,7 @@ impl MailSender for SesMailSender {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(|e| unavailable(&format!("SendEmail {}", mail.key), e))?;
+            .map_err(|e| send_error(&mail.key, e))?;
         sent.message_id()
             .map(str::to_string)
             .ok_or_else(|| StoreError::Unavailable("SendEmail returned no message id".into()))

@@ -75,6 +75,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The service answered and refused: nothing was done, a retry may do it (mail: the
+    /// message was certainly not accepted). Unlike `Unavailable`, where the outcome is unknown.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 impl From<StoreError> for AppError {
@@ -84,6 +88,7 @@ impl From<StoreError> for AppError {
                 AppError::new(ErrorKind::Unavailable, "storage_unavailable", msg)
             }
             StoreError::Corrupt(msg) => AppError::new(ErrorKind::Internal, "storage_corrupt", msg),
+            StoreError::Refused(msg) => AppError::new(ErrorKind::Unavailable, "refused", msg),
         }
     }
 }

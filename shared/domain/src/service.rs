@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::booking::{Booking, parse_booking_event};
-use crate::error::{AppError, ErrorKind};
+use crate::error::{AppError, ErrorKind, StoreError};
 use crate::events::{DomainEvent, EventType};
 use crate::invoicing::{booking_hash, customer_from_booking, plan_invoice};
 use crate::mail::{Attachment, invoice_mail};
@@ -24,8 +24,8 @@ use crate::model::{EInvoiceFormat, Invoice, InvoiceStatus, Tenant};
 use crate::numbering::CounterKey;
 use crate::ports::{
     BookingRecord, BookingStatus, EInvoiceEncoder, EInvoiceProblem, InvoiceFilter, InvoicePage,
-    IssueOutcome, MailSender, PdfRenderer, Recorded, StoredInvoice, Stores, TenantRecord,
-    XmlSyntax,
+    IssueOutcome, MailSender, OutgoingMail, PdfRenderer, Recorded, StoredInvoice, Stores,
+    TenantRecord, XmlSyntax,
 };
 use crate::values::Id;
 use crate::view::DocumentView;
@@ -421,30 +421,61 @@ impl InvoiceMailer {
             .claim_delivery(tenant_id, invoice_id, now, lease_until)
             .await?
         {
+            // Sent meanwhile, or another worker holds the lease: come back later (the queue
+            // redelivers after its visibility timeout; a sent invoice then returns above).
             tracing::info!(tenant_id = %tenant_id, invoice_id = %invoice_id, "delivery already sent or in progress");
-            return Ok(());
+            return Err(unavailable(
+                "delivery_in_progress",
+                "another attempt holds this invoice's delivery; retry later",
+            ));
         }
-        let message_id = match self.send(&stored.invoice, now).await {
-            Ok(id) => id,
+        let release = || async {
+            if let Err(e) = s
+                .invoices
+                .release_delivery(tenant_id, invoice_id, lease_until)
+                .await
+            {
+                tracing::warn!(tenant_id = %tenant_id, invoice_id = %invoice_id, error = %e, "releasing the delivery lease failed");
+            }
+        };
+        let mail = match self.mail(&stored.invoice, now).await {
+            Ok(mail) => mail,
             Err(e) => {
-                // Nothing went out (the provider refused or was unreachable): let the retry in
-                // now instead of after the lease. A crash here keeps the lease; the sweep
-                // re-publishes once it has expired.
-                if let Err(release) = s
-                    .invoices
-                    .release_delivery(tenant_id, invoice_id, lease_until)
-                    .await
-                {
-                    tracing::warn!(tenant_id = %tenant_id, invoice_id = %invoice_id, error = %release, "releasing the delivery lease failed");
-                }
+                release().await;
                 return Err(e);
             }
         };
+        let message_id = match self.mailer.send(&mail).await {
+            Ok(id) => id,
+            Err(StoreError::Refused(reason)) => {
+                // Certainly not sent: let the retry in now instead of after the lease.
+                release().await;
+                return Err(unavailable("mail_refused", reason));
+            }
+            // Maybe sent (no answer, a timeout): keep the lease, so no retry sends it again
+            // within it; after it, the queue's retry or the sweep sends (at least once).
+            Err(e) => return Err(e.into()),
+        };
         let inv = &stored.invoice;
         let sent_at = s.clock.now();
-        s.invoices
-            .mark_sent(tenant_id, invoice_id, sent_at, &message_id)
-            .await?;
+        // The mail is out: recording that must not fail for a passing hiccup, or the sweep would
+        // send it again after the lease.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match s
+                .invoices
+                .mark_sent(tenant_id, invoice_id, sent_at, &message_id)
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(tenant_id = %tenant_id, invoice_id = %invoice_id, error = %e, attempt, "mark_sent failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         tracing::info!(tenant_id = %tenant_id, invoice_id = %invoice_id, "invoice sent");
         let event = DomainEvent::new(
             EventType::InvoiceSent,
@@ -458,8 +489,8 @@ impl InvoiceMailer {
         Ok(())
     }
 
-    /// Builds the mail with its attachments and hands it to the provider; returns its id.
-    async fn send(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<String, AppError> {
+    /// Builds the mail with its documents attached.
+    async fn mail(&self, inv: &Invoice, now: DateTime<Utc>) -> Result<OutgoingMail, AppError> {
         let s = &self.stores;
         let missing = || {
             unavailable(
@@ -485,7 +516,7 @@ impl InvoiceMailer {
         attachments.push(Attachment::new("application/pdf", pdf_file_name(inv), pdf));
         let mail = invoice_mail(inv, &attachments, now)
             .map_err(|e| AppError::new(ErrorKind::Internal, "mail_build_failed", e.to_string()))?;
-        Ok(self.mailer.send(&mail).await?)
+        Ok(mail)
     }
 }
 

@@ -147,7 +147,10 @@ impl MailSender for OutboxMailer {
             )));
         }
         let path = self.path_for(key);
-        write_atomic(path.clone(), mail.raw.clone()).await?;
+        // A failed write delivered nothing: the outbox refused it.
+        write_atomic(path.clone(), mail.raw.clone())
+            .await
+            .map_err(|e| StoreError::Refused(e.to_string()))?;
         tracing::info!(path = %path.display(), to = mail.to.len(), "mail written to the outbox");
         Ok(format!("outbox-{key}"))
     }

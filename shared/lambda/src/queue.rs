@@ -8,9 +8,10 @@
 //! them visible.
 
 use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use faktura_domain::error::AppError;
+use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::events::{DomainEvent, EVENT_SOURCE, SCHEMA_VERSION};
 use serde::Deserialize;
 use tracing::Instrument;
@@ -49,9 +50,37 @@ pub fn parse_message(body: &str) -> Result<DomainEvent, String> {
     Ok(event)
 }
 
+/// When to stop starting messages: `reserve` before the invocation's deadline (a message
+/// started later could be cut off by the timeout, which would fail the whole batch).
+pub fn start_no_later_than(context: &lambda_runtime::Context, reserve: Duration) -> SystemTime {
+    start_by(context.deadline, SystemTime::now(), reserve)
+}
+
+/// Lambda's deadline is an instant (Unix ms). A value that lies days in the past is not one —
+/// `cargo lambda watch` sends the timeout itself (600000) — and then only Lambda's 15-minute
+/// maximum bounds the invocation.
+fn start_by(deadline_ms: u64, now: SystemTime, reserve: Duration) -> SystemTime {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let plausible = now
+        .checked_sub(Duration::from_secs(86_400))
+        .is_some_and(|day_ago| deadline > day_ago);
+    let deadline = if plausible {
+        deadline
+    } else {
+        now + Duration::from_secs(15 * 60)
+    };
+    deadline.checked_sub(reserve).unwrap_or(UNIX_EPOCH)
+}
+
 /// Runs `handle` for each message of the batch, one after the other, and reports the ones that
-/// failed. Logs carry the message, event, tenant, booking and invoice ids only.
-pub async fn handle_batch<F, Fut>(batch: SqsEvent, handle: F) -> SqsBatchResponse
+/// failed; messages not started by `start_by` are reported too, untouched, for a later
+/// delivery. Logs carry the message, event, tenant, booking and invoice ids only; error texts
+/// only for infrastructure failures (a validation message could quote customer data).
+pub async fn handle_batch<F, Fut>(
+    batch: SqsEvent,
+    start_by: SystemTime,
+    handle: F,
+) -> SqsBatchResponse
 where
     F: Fn(DomainEvent) -> Fut,
     Fut: Future<Output = Result<(), AppError>>,
@@ -59,6 +88,11 @@ where
     let mut response = SqsBatchResponse::default();
     for record in batch.records {
         let message_id = record.message_id.unwrap_or_default();
+        if SystemTime::now() > start_by {
+            tracing::warn!(%message_id, "not started: too close to the invocation deadline");
+            response.add_failure(message_id);
+            continue;
+        }
         let event = match record.body.as_deref().map(parse_message) {
             Some(Ok(event)) => event,
             Some(Err(reason)) => {
@@ -87,7 +121,11 @@ where
         match outcome {
             Ok(()) => tracing::info!("done"),
             Err(e) => {
-                tracing::error!(code = e.code, kind = ?e.kind, error = %e.message, "failed; will be retried");
+                if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal) {
+                    tracing::error!(code = e.code, kind = ?e.kind, error = %e.message, "failed; will be retried");
+                } else {
+                    tracing::error!(code = e.code, kind = ?e.kind, "failed; will be retried");
+                }
                 response.add_failure(message_id);
             }
         }
@@ -99,7 +137,6 @@ where
 mod tests {
     use super::*;
     use aws_lambda_events::event::sqs::SqsMessage;
-    use faktura_domain::error::ErrorKind;
 
     fn event_json(detail_type: &str, kind: &str) -> String {
         serde_json::json!({
@@ -120,6 +157,22 @@ mod tests {
         m.message_id = Some(id.to_string());
         m.body = body;
         m
+    }
+
+    #[test]
+    fn start_by_keeps_a_reserve_before_the_deadline() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let reserve = Duration::from_secs(20);
+        let deadline_ms = 1_795_000_060_000;
+        assert_eq!(
+            start_by(deadline_ms, now, reserve),
+            now + Duration::from_secs(40)
+        );
+        // A relative value (an emulator's timeout) is no instant: 15 minutes minus the reserve.
+        assert_eq!(
+            start_by(600_000, now, reserve),
+            now + Duration::from_secs(900 - 20)
+        );
     }
 
     #[test]
@@ -148,7 +201,8 @@ mod tests {
             message("m3", Some(event_json("invoice.issued", "invoice.issued"))),
             message("m4", None),
         ];
-        let response = handle_batch(batch, |event| async move {
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let response = handle_batch(batch.clone(), later, |event| async move {
             if event.event_type.as_str() == "invoice.issued" {
                 Err(AppError::new(
                     ErrorKind::Unavailable,
@@ -168,5 +222,15 @@ mod tests {
         assert_eq!(failed, ["m2", "m3", "m4"]);
         let json = serde_json::to_value(&response).unwrap();
         assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m2");
+
+        // Past the start-by instant nothing is started and everything is reported.
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let response = handle_batch(batch, UNIX_EPOCH, |_| {
+            started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { Ok(()) }
+        })
+        .await;
+        assert_eq!(started.into_inner(), 0);
+        assert_eq!(response.batch_item_failures.len(), 4);
     }
 }
