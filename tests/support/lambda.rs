@@ -202,14 +202,7 @@ impl Emulator {
 
     /// Everything function `name` logged so far (all its processes).
     pub fn logs(&self, name: &str) -> String {
-        self.functions
-            .lock()
-            .expect("functions")
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, f)| f.log_text())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.logs_per_process(name).join("\n")
     }
 
     /// Invokes `function` with `payload` through the Lambda invoke API; returns the response

@@ -10,9 +10,7 @@ use chrono::TimeDelta;
 use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::events::DomainEvent;
 use faktura_domain::ports::{Clock, EInvoiceEncoder, Stores, SystemClock};
-use faktura_domain::service::{
-    BookingIntake, InvoiceIssuer, InvoiceMailer, InvoiceQueries, Sweeper, Workflow,
-};
+use faktura_domain::service::{InvoiceIssuer, InvoiceMailer, Sweeper, Workflow};
 use faktura_einvoice::EInvoiceXml;
 use faktura_embedded::{FsDocumentStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
 use faktura_http::AppState;
@@ -120,12 +118,7 @@ impl LocalApp {
                 stopped,
             )),
         ];
-        let state = AppState {
-            tenants,
-            intake: BookingIntake::new(stores.clone(), einvoice.clone()),
-            queries: InvoiceQueries::new(stores.clone(), einvoice),
-            clock,
-        };
+        let state = AppState::from_stores(stores.clone(), einvoice);
         Ok(LocalApp {
             state,
             stores,

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use faktura_domain::service::{BookingIntake, InvoiceQueries};
 use faktura_einvoice::EInvoiceXml;
 use faktura_http::AppState;
 use faktura_lambda::StackConfig;
@@ -14,12 +13,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = StackConfig::from_env()?;
     let sdk = faktura_lambda::aws_config().await;
     let stores = faktura_lambda::stores(&sdk, &config);
-    let einvoice = Arc::new(EInvoiceXml);
-    let state = AppState {
-        tenants: stores.tenants.clone(),
-        clock: stores.clock.clone(),
-        intake: BookingIntake::new(stores.clone(), einvoice.clone()),
-        queries: InvoiceQueries::new(stores, einvoice),
-    };
+    let state = AppState::from_stores(stores, Arc::new(EInvoiceXml));
     lambda_http::run(faktura_http::webhook_router(state)).await
 }

@@ -167,8 +167,10 @@ struct TenantItem {
     entity: String,
     tenant_id: Id,
     tenant: Tenant,
-    /// Standard Webhooks secrets (`whsec_...`); readable by design (HMAC needs them), so the
-    /// table is encrypted at rest and only the webhook function's role may read tenant items.
+    /// Standard Webhooks secrets (`whsec_...`); stored readable (HMAC needs them) in a table
+    /// encrypted at rest. Every function role may GetItem on the table, so any of them could
+    /// read them; moving secrets under their own key prefix and denying it to all but the
+    /// webhook role (`dynamodb:LeadingKeys`) is the next hardening step.
     webhook_secrets: Vec<String>,
     /// SHA-256 (hex) of the tenant's API keys; each also has its own `APIKEY#` item.
     api_key_hashes: Vec<String>,

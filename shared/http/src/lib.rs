@@ -21,7 +21,9 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::model::InvoiceStatus;
-use faktura_domain::ports::{Clock, InvoiceFilter, TenantDirectory, XmlSyntax};
+use faktura_domain::ports::{
+    Clock, EInvoiceEncoder, InvoiceFilter, Stores, TenantDirectory, XmlSyntax,
+};
 use faktura_domain::service::{BookingIntake, InvoiceQueries};
 use faktura_domain::values::Id;
 use serde_json::json;
@@ -40,6 +42,18 @@ pub struct AppState {
     pub intake: BookingIntake,
     pub queries: InvoiceQueries,
     pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// The handlers' state over one set of stores (what every entry point builds).
+    pub fn from_stores(stores: Stores, einvoice: Arc<dyn EInvoiceEncoder>) -> AppState {
+        AppState {
+            tenants: stores.tenants.clone(),
+            clock: stores.clock.clone(),
+            intake: BookingIntake::new(stores.clone(), einvoice.clone()),
+            queries: InvoiceQueries::new(stores, einvoice),
+        }
+    }
 }
 
 /// Every route: what the local runner serves.
