@@ -502,3 +502,75 @@ async fn eventbridge_routes_events_to_sqs() {
         "publishing to a missing bus fails: {result:?}"
     );
 }
+
+// ---- GSI3: invoices by status and due date -----------------------------------------------
+
+#[tokio::test]
+async fn invoices_are_indexed_by_status_and_due_date() {
+    use faktura_aws::dynamo::status_partition;
+    use faktura_aws::schema::GSI3;
+    use faktura_domain::model::InvoiceStatus;
+
+    let store = store().await;
+    let tenant = contract::sample_tenant(&contract::fresh_tenant_id());
+    let mut issued = Vec::new();
+    // Issued on different days, so due dates differ; issue order is not due-date order.
+    for (n, day) in [(1, 20), (2, 5), (3, 12)] {
+        let inv = contract::issue_next(
+            &store,
+            &tenant,
+            &format!("bk_due_{n}"),
+            "cus_42",
+            at(2026, 3, day, 9, 0, 0),
+        )
+        .await;
+        issued.push(inv);
+    }
+    store
+        .mark_sent(
+            &tenant.id,
+            &issued[2].id,
+            at(2026, 3, 13, 9, 0, 0),
+            "msg-due-3",
+        )
+        .await
+        .expect("mark_sent");
+
+    let client = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
+    let ids_in = |status: InvoiceStatus| {
+        let client = client.clone();
+        let table = store.table().to_string();
+        let partition = status_partition(&tenant.id, status);
+        async move {
+            let out = client
+                .query()
+                .table_name(table)
+                .index_name(GSI3.name)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", GSI3.partition_key)
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(partition),
+                )
+                .send()
+                .await
+                .expect("Query GSI3");
+            out.items()
+                .iter()
+                .map(|item| {
+                    let sk = item[GSI3.sort_key].as_s().expect("GSI3SK").clone();
+                    sk.split_once('#').expect("{due}#{id}").1.to_string()
+                })
+                .collect::<Vec<String>>()
+        }
+    };
+    // Open invoices, earliest due first; the sent one moved to the `sent` partition.
+    assert_eq!(
+        ids_in(InvoiceStatus::Issued).await,
+        vec![issued[1].id.to_string(), issued[0].id.to_string()]
+    );
+    assert_eq!(
+        ids_in(InvoiceStatus::Sent).await,
+        vec![issued[2].id.to_string()]
+    );
+}

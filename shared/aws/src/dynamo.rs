@@ -10,7 +10,7 @@
 //! | API key | `APIKEY#{sha256 hex}` | `APIKEY` | |
 //! | booking (idempotency record) | `TENANT#{t}` | `BOOKING#{booking id}` | GSI2 while `received` |
 //! | customer | `TENANT#{t}` | `CUSTOMER#{customer key}` | |
-//! | invoice | `TENANT#{t}` | `INVOICE#{invoice id}` | GSI1 always, GSI2 while `issued` |
+//! | invoice | `TENANT#{t}` | `INVOICE#{invoice id}` | GSI1 and GSI3 always, GSI2 while `issued` |
 //! | number counter | `TENANT#{t}` | `COUNTER#{scope}` (`invoice#2026`) | |
 //! | number claim | `TENANT#{t}` | `NUMBER#{document number}` | |
 //!
@@ -66,7 +66,7 @@ use faktura_domain::values::Id;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{corrupt, unavailable};
-use crate::schema::{GSI1, GSI2, TABLE};
+use crate::schema::{GSI1, GSI2, GSI3, TABLE};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -271,6 +271,11 @@ struct InvoiceItem {
     gsi2pk: Option<String>,
     #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    /// GSI3: by status and due date.
+    #[serde(rename = "GSI3PK", default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(rename = "GSI3SK", default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     tenant_id: Id,
     invoice_id: Id,
     number: String,
@@ -293,6 +298,11 @@ struct InvoiceItem {
     invoice: Invoice,
 }
 
+/// GSI3's partition: a tenant's invoices in one status.
+pub fn status_partition(tenant: &Id, status: InvoiceStatus) -> String {
+    format!("TENANT#{tenant}#STATUS#{}", status.as_str())
+}
+
 fn date_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -313,6 +323,8 @@ impl InvoiceItem {
                 invoice.tenant_id,
                 invoice.id
             )),
+            gsi3pk: Some(status_partition(&invoice.tenant_id, InvoiceStatus::Issued)),
+            gsi3sk: Some(format!("{}#{}", date_text(invoice.due_date), invoice.id)),
             tenant_id: invoice.tenant_id.clone(),
             invoice_id: invoice.id.clone(),
             number: invoice.number.as_str().to_string(),
@@ -1123,7 +1135,8 @@ impl InvoiceStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(tenant_pk(tenant_id), invoice_sk(invoice_id))))
             .update_expression(
-                "SET #status = :sent, #sent_at = :at, #message_id = :message_id \
+                "SET #status = :sent, #sent_at = :at, #message_id = :message_id, \
+                 #status_pk = :status_partition \
                  REMOVE #lease, #gpk, #gsk",
             )
             .condition_expression("attribute_exists(PK)")
@@ -1133,6 +1146,11 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_names("#lease", "lease_until")
             .expression_attribute_names("#gpk", GSI2.partition_key)
             .expression_attribute_names("#gsk", GSI2.sort_key)
+            .expression_attribute_names("#status_pk", GSI3.partition_key)
+            .expression_attribute_values(
+                ":status_partition",
+                s(status_partition(tenant_id, InvoiceStatus::Sent)),
+            )
             .expression_attribute_values(":sent", s(InvoiceStatus::Sent.as_str()))
             .expression_attribute_values(":at", to_value("sent_at", &at)?)
             .expression_attribute_values(":message_id", s(message_id))

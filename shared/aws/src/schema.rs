@@ -82,10 +82,30 @@ pub const GSI2: IndexSchema = IndexSchema {
     projection: Projection::KeysOnly,
 };
 
+/// GSI3: a tenant's invoices by status and due date (`GSI3PK = TENANT#{t}#STATUS#{status}`,
+/// `GSI3SK = {due date}#{invoice id}`): for payment reminders and "what is open" views. Every
+/// invoice carries it; a status change moves it.
+pub const GSI3: IndexSchema = IndexSchema {
+    name: "GSI3",
+    partition_key: "GSI3PK",
+    sort_key: "GSI3SK",
+    projection: Projection::KeysOnly,
+};
+
+/// GSI4: subscriptions (recurring invoices, instalments) by next run (`GSI4PK =
+/// SUBSCRIPTIONS#DUE`, `GSI4SK = {next run}#{t}#{subscription id}`), sparse: only active
+/// subscriptions carry it. Declared for the recurring-billing work; nothing writes it yet.
+pub const GSI4: IndexSchema = IndexSchema {
+    name: "GSI4",
+    partition_key: "GSI4PK",
+    sort_key: "GSI4SK",
+    projection: Projection::KeysOnly,
+};
+
 pub const TABLE: TableSchema = TableSchema {
     partition_key: "PK",
     sort_key: "SK",
-    indexes: &[GSI1, GSI2],
+    indexes: &[GSI1, GSI2, GSI3, GSI4],
     ttl_attribute: "expires_at",
 };
 
@@ -97,7 +117,10 @@ mod tests {
     fn key_attributes_are_listed_once() {
         assert_eq!(
             TABLE.key_attributes(),
-            vec!["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK"]
+            vec![
+                "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK", "GSI4PK",
+                "GSI4SK"
+            ]
         );
         assert_eq!(TABLE.index("GSI2"), Some(&GSI2));
         assert_eq!(TABLE.index("nope"), None);
