@@ -276,5 +276,5 @@ impl Drop for MotoServer {
 /// buses and queues).
 pub fn unique_name(prefix: &str) -> String {
     let id = faktura_domain::values::Id::generate("x");
-    format!("{prefix}-{}", &id.as_str()[2..])
+    format!("{prefix}-{}", id.as_str().trim_start_matches("x_"))
 }

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{AppError, ErrorKind};
 use crate::model::{EInvoiceFormat, PostalAddress, PriceBasis, ServicePeriod, VatCategory};
-use crate::money::{Currency, VatRate};
+use crate::money::{Currency, VatRate, parse_exact_decimal, shorten};
 use crate::values::{CountryCode, EmailAddress, Id, Language, VatId};
 
 pub const MAX_ITEMS: usize = 1000;
@@ -176,22 +176,23 @@ impl<'de> Deserialize<'de> for ExactDecimal {
 }
 
 impl ExactDecimal {
+    /// The value of the source text, exactly: more than `max_scale` decimal places (or more
+    /// digits than a decimal holds) is refused, never rounded.
     fn parse(&self, field: &str, max_scale: u32) -> Result<Decimal, AppError> {
         let text = self.0.trim();
-        let value = Decimal::from_str(text)
-            .or_else(|_| Decimal::from_scientific(text))
-            .map_err(|_| AppError::invalid(field, format!("'{text}' is not a decimal number")))?;
-        let value = value.normalize();
-        if value.scale() > max_scale {
+        let value = parse_exact_decimal(text, max_scale).map_err(|e| {
+            AppError::invalid(
+                field,
+                format!("{e} (at most {max_scale} decimal places are allowed)"),
+            )
+        })?;
+        if value.abs() > Decimal::from(1_000_000_000i64) {
             return Err(AppError::invalid(
                 field,
-                format!("at most {max_scale} decimal places are allowed, got '{text}'"),
+                format!("'{}' is too large", shorten(text)),
             ));
         }
-        if value.abs() > Decimal::from(1_000_000_000i64) {
-            return Err(AppError::invalid(field, format!("'{text}' is too large")));
-        }
-        Ok(value)
+        Ok(value.normalize())
     }
 }
 
@@ -311,7 +312,12 @@ fn parsed<T: FromStr<Err = crate::money::ValueError>>(
 /// digits), check digits per ISO 7064 MOD 97-10, joined by hyphens (e.g. `04011000-1234512345-06`).
 pub fn leitweg_id(field: &str, value: &str) -> Result<String, AppError> {
     let id = value.trim().to_ascii_uppercase();
-    let bad = |why: &str| AppError::invalid(field, format!("'{value}' is not a Leitweg-ID: {why}"));
+    let bad = |why: &str| {
+        AppError::invalid(
+            field,
+            format!("'{}' is not a Leitweg-ID: {why}", shorten(value)),
+        )
+    };
     let parts: Vec<&str> = id.split('-').collect();
     let (coarse, fine, check) = match parts.as_slice() {
         [coarse, check] => (*coarse, "", *check),
@@ -342,8 +348,12 @@ pub fn leitweg_id(field: &str, value: &str) -> Result<String, AppError> {
 }
 
 fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| AppError::invalid(field, format!("'{value}' is not a date (YYYY-MM-DD)")))
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+        AppError::invalid(
+            field,
+            format!("'{}' is not a date (YYYY-MM-DD)", shorten(value)),
+        )
+    })
 }
 
 fn validate(w: WireBooking) -> Result<Booking, AppError> {
@@ -352,7 +362,7 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
         .map_err(|_| {
             AppError::invalid(
                 "data.booked_at",
-                format!("'{}' is not an RFC 3339 timestamp", w.booked_at),
+                format!("'{}' is not an RFC 3339 timestamp", shorten(&w.booked_at)),
             )
         })?
         .with_timezone(&Utc);
@@ -366,7 +376,7 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
         Some(other) => {
             return Err(AppError::invalid(
                 "data.prices",
-                format!("'{other}' must be 'net' or 'gross'"),
+                format!("'{}' must be 'net' or 'gross'", shorten(other)),
             ));
         }
     };
@@ -405,7 +415,10 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
             Some(other) => {
                 return Err(AppError::invalid(
                     "data.customer.einvoice",
-                    format!("'{other}' must be one of pdf, zugferd, xrechnung"),
+                    format!(
+                        "'{}' must be one of pdf, zugferd, xrechnung",
+                        shorten(other)
+                    ),
                 ));
             }
         },
@@ -455,7 +468,10 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
         if unit.is_empty() || unit.len() > 3 || !unit.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(AppError::invalid(
                 f("unit"),
-                format!("'{unit}' is not a UN/ECE Recommendation 20 unit code"),
+                format!(
+                    "'{}' is not a UN/ECE Recommendation 20 unit code",
+                    shorten(&unit)
+                ),
             ));
         }
         let vat_rate = match &item.vat_rate {
@@ -469,7 +485,7 @@ fn validate(w: WireBooking) -> Result<Booking, AppError> {
             Some(code) => Some(VatCategory::parse(code).ok_or_else(|| {
                 AppError::invalid(
                     f("vat_category"),
-                    format!("'{code}' is not one of S, Z, E, AE, K, G, O"),
+                    format!("'{}' is not one of S, Z, E, AE, K, G, O", shorten(code)),
                 )
             })?),
             None => None,
@@ -562,6 +578,77 @@ mod tests {
         assert_eq!(b.items[0].unit_price.to_string(), "19.99");
         let b = with(r#""quantity": "1""#, r#""quantity": 2.5"#).unwrap();
         assert_eq!(b.items[0].quantity.to_string(), "2.5");
+    }
+
+    #[test]
+    fn over_precise_numbers_are_refused_not_rounded() {
+        // The parser once rounded to 28 digits before the decimal-places check saw the value.
+        let tiny = format!("\"unit_price\": 0.{}1", "0".repeat(59));
+        let almost = format!("\"unit_price\": \"19.99{}1\"", "0".repeat(40));
+        let rate = format!("\"vat_rate\": 19.{}1", "0".repeat(40));
+        let qty = format!("\"quantity\": 1.{}1", "0".repeat(30));
+        for (from, to, field) in [
+            (
+                r#""unit_price": "119.00""#,
+                tiny.as_str(),
+                "data.items[0].unit_price",
+            ),
+            (
+                r#""unit_price": "119.00""#,
+                almost.as_str(),
+                "data.items[0].unit_price",
+            ),
+            (
+                r#""vat_rate": "19""#,
+                rate.as_str(),
+                "data.items[0].vat_rate",
+            ),
+            (r#""quantity": "1""#, qty.as_str(), "data.items[0].quantity"),
+            (
+                r#""unit_price": "119.00""#,
+                r#""unit_price": 1e-30"#,
+                "data.items[0].unit_price",
+            ),
+            (
+                r#""unit_price": "119.00""#,
+                r#""unit_price": 1e40"#,
+                "data.items[0].unit_price",
+            ),
+        ] {
+            let e = with(from, to).unwrap_err();
+            assert_eq!(
+                (e.kind, e.code),
+                (ErrorKind::Unprocessable, "invalid_value"),
+                "{to}"
+            );
+            assert_eq!(e.field.as_deref(), Some(field), "{to}");
+        }
+        // Trailing zeros and exponents that land within 4 places are exact, so they are fine.
+        let b = with(r#""unit_price": "119.00""#, r#""unit_price": 1.19e2"#).unwrap();
+        assert_eq!(b.items[0].unit_price.to_string(), "119");
+        let b = with(
+            r#""unit_price": "119.00""#,
+            &format!("\"unit_price\": 19.99{}", "0".repeat(60)),
+        )
+        .unwrap();
+        assert_eq!(b.items[0].unit_price.to_string(), "19.99");
+    }
+
+    #[test]
+    fn non_ascii_vat_ids_are_refused_not_a_panic() {
+        for odd in [
+            "É12345678",
+            "DE 123 456 78€",
+            "DE\u{3000}123456789",
+            "ÖSTERREICH",
+        ] {
+            let e = with(
+                r#""vat_id": null"#,
+                &format!("\"vat_id\": {}", serde_json::to_string(odd).unwrap()),
+            )
+            .unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("data.customer.vat_id"), "{odd}");
+        }
     }
 
     #[test]

@@ -67,10 +67,9 @@ impl FromStr for NumberPattern {
         let mut seq_count = 0;
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix('{') {
-                let end = after
-                    .find('}')
+                let (name, tail) = after
+                    .split_once('}')
                     .ok_or_else(|| ValueError(format!("unclosed '{{' in number pattern '{s}'")))?;
-                let name = &after[..end];
                 let part = match name {
                     "yyyy" => Part::Year4,
                     "yy" => Part::Year2,
@@ -89,10 +88,10 @@ impl FromStr for NumberPattern {
                     seq_count += 1;
                 }
                 parts.push(part);
-                rest = &after[end + 1..];
+                rest = tail;
             } else {
-                let end = rest.find('{').unwrap_or(rest.len());
-                let literal = &rest[..end];
+                // `find` gives the offset of an ASCII '{', always a character boundary.
+                let (literal, tail) = rest.split_at(rest.find('{').unwrap_or(rest.len()));
                 if !literal
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_/.#".contains(c))
@@ -102,7 +101,7 @@ impl FromStr for NumberPattern {
                     )));
                 }
                 parts.push(Part::Literal(literal.to_string()));
-                rest = &rest[end..];
+                rest = tail;
             }
         }
         if seq_count != 1 {

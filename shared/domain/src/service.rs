@@ -73,13 +73,12 @@ fn problem_error(problems: &[EInvoiceProblem], format: EInvoiceFormat) -> AppErr
         .join("; ");
     let field = match first.field.as_deref() {
         Some("buyer_reference") => Some("data.customer.leitweg_id".to_string()),
-        Some(f) if f.starts_with("buyer.address.") => Some(format!(
-            "data.customer.address.{}",
-            &f["buyer.address.".len()..]
-        )),
-        Some(f) if f.starts_with("buyer.") => {
-            Some(format!("data.customer.{}", &f["buyer.".len()..]))
-        }
+        Some(f) if f.starts_with("buyer.address.") => f
+            .strip_prefix("buyer.address.")
+            .map(|rest| format!("data.customer.address.{rest}")),
+        Some(f) if f.starts_with("buyer.") => f
+            .strip_prefix("buyer.")
+            .map(|rest| format!("data.customer.{rest}")),
         // Seller data comes from the tenant's settings, not from the booking.
         Some(f) if f.starts_with("seller.") => Some(format!("tenant.{f}")),
         _ => None,

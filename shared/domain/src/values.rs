@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::ValueError;
+use crate::money::{ValueError, shorten};
 
 macro_rules! string_newtype_serde {
     ($ty:ident) => {
@@ -42,7 +42,7 @@ impl FromStr for EmailAddress {
     type Err = ValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let bad = || ValueError(format!("'{s}' is not a valid email address"));
+        let bad = || ValueError(format!("'{}' is not a valid email address", shorten(s)));
         if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
@@ -110,7 +110,8 @@ impl FromStr for CountryCode {
             Ok(CountryCode([b[0], b[1]]))
         } else {
             Err(ValueError(format!(
-                "'{s}' is not an ISO 3166-1 alpha-2 country code"
+                "'{}' is not an ISO 3166-1 alpha-2 country code",
+                shorten(s)
             )))
         }
     }
@@ -127,8 +128,9 @@ impl VatId {
         &self.0
     }
 
+    /// The two-letter country prefix (ASCII by construction).
     pub fn prefix(&self) -> &str {
-        &self.0[..2]
+        self.0.get(..2).unwrap_or_default()
     }
 }
 
@@ -140,15 +142,25 @@ impl FromStr for VatId {
             .filter(|c| !matches!(c, ' ' | '.' | '-'))
             .collect::<String>()
             .to_uppercase();
-        let ok = compact.len() >= 4
-            && compact.len() <= 15
-            && compact[..2].chars().all(|c| c.is_ascii_uppercase())
-            && compact[2..].chars().all(|c| c.is_ascii_alphanumeric());
+        // Checked by character, never by byte offset: the text is the customer's and may hold
+        // any character (an accented letter, a currency sign, a wide space).
+        let mut chars = compact.chars();
+        let prefix_ok = chars
+            .by_ref()
+            .take(2)
+            .filter(char::is_ascii_uppercase)
+            .count()
+            == 2;
+        let rest: Vec<char> = chars.collect();
+        let ok = prefix_ok
+            && (2..=13).contains(&rest.len())
+            && rest.iter().all(char::is_ascii_alphanumeric);
         if ok {
             Ok(VatId(compact))
         } else {
             Err(ValueError(format!(
-                "'{s}' is not a VAT identification number (country prefix plus 2 to 13 letters or digits)"
+                "'{}' is not a VAT identification number (country prefix plus 2 to 13 letters or digits)",
+                shorten(s)
             )))
         }
     }
@@ -186,7 +198,8 @@ impl FromStr for Language {
             "de" => Ok(Language::De),
             "en" => Ok(Language::En),
             _ => Err(ValueError(format!(
-                "language '{s}' is not supported (use 'de' or 'en')"
+                "language '{}' is not supported (use 'de' or 'en')",
+                shorten(s)
             ))),
         }
     }
@@ -217,7 +230,10 @@ impl FromStr for InvoiceNumber {
         if ok {
             Ok(InvoiceNumber(s.to_string()))
         } else {
-            Err(ValueError(format!("'{s}' is not a valid document number")))
+            Err(ValueError(format!(
+                "'{}' is not a valid document number",
+                shorten(s)
+            )))
         }
     }
 }
@@ -251,7 +267,8 @@ impl FromStr for Id {
             Ok(Id(s.to_string()))
         } else {
             Err(ValueError(format!(
-                "'{s}' is not a valid id (1 to 128 of A-Z a-z 0-9 - _ . :)"
+                "'{}' is not a valid id (1 to 128 of A-Z a-z 0-9 - _ . :)",
+                shorten(s)
             )))
         }
     }
@@ -292,6 +309,20 @@ mod tests {
         );
         assert!("123".parse::<VatId>().is_err());
         assert_eq!("GR".parse::<CountryCode>().unwrap().vat_prefix(), "EL");
+        // Customer text of any kind is refused, never a panic (it once sliced by byte).
+        for odd in [
+            "É12345678",
+            "DÉ12345678",
+            "€€12345",
+            "DE1234５678",
+            "D\u{3000}E123456789",
+            "ÄÖ",
+            "ß",
+            "DEǅ1234",
+        ] {
+            assert!(odd.parse::<VatId>().is_err(), "{odd}");
+        }
+        assert_eq!("at u12345678".parse::<VatId>().unwrap().prefix(), "AT");
     }
 
     #[test]

@@ -232,15 +232,19 @@ fn normalize_space(s: &str) -> String {
 }
 
 fn digits(s: &str) -> Option<&str> {
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    (end > 0).then(|| &s[end..])
+    let rest = s.trim_start_matches(|c: char| c.is_ascii_digit());
+    (rest.len() < s.len()).then_some(rest)
 }
 
 /// `[0-9]+\.[0-9]{2}` at the start of `s`; returns the rest.
 fn decimal_2(s: &str) -> Option<&str> {
     let rest = digits(s)?.strip_prefix('.')?;
     let two = rest.get(..2)?;
-    two.chars().all(|c| c.is_ascii_digit()).then(|| &rest[2..])
+    if two.chars().all(|c| c.is_ascii_digit()) {
+        rest.get(2..)
+    } else {
+        None
+    }
 }
 
 /// `#SKONTO#TAGE=n#PROZENT=n.nn(#BASISBETRAG=-?n.nn)?#` exactly (XR-SKONTO-REGEX).
@@ -287,8 +291,12 @@ fn skonto_problem(terms: &str) -> Option<String> {
         .filter(|(_, line)| line.matches('#').count() >= 2)
         .last()
         .map(|(start, line)| start + line.rfind('#').unwrap_or(0) + 1);
-    let rest = last_entry_end.map_or("", |end| &terms[end..]);
-    let leading: &str = &rest[..rest.len() - rest.trim_start().len()];
+    let rest = last_entry_end
+        .and_then(|end| terms.get(end..))
+        .unwrap_or("");
+    let leading = rest
+        .get(..rest.len() - rest.trim_start().len())
+        .unwrap_or("");
     if !leading.contains('\n') {
         return Some(
             "the last Skonto entry in the payment terms must end with a line break".into(),

@@ -127,6 +127,8 @@ fn facturx_extension_schema() -> String {
 /// bag (for the xmpMM and pdf properties it uses); the Factur-X schema joins
 /// that bag, since the property may appear only once. Without one, a new
 /// `rdf:Description` holds it.
+// Every offset below comes from `find`/`rfind` of an ASCII marker, so it is a char boundary.
+#[allow(clippy::string_slice)]
 fn extend_xmp(xmp: &str, conformance: FacturXConformance) -> Result<String, String> {
     if xmp.contains(FX_NAMESPACE) {
         return Err("the XMP metadata already has Factur-X properties".into());

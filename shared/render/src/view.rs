@@ -58,13 +58,19 @@ pub(crate) fn normalize(json: &[u8], attachment: Option<Attachment>) -> Result<N
 /// Parses `YYYY-MM-DD`.
 fn parse_iso_date(text: &str) -> Result<(i32, u8, u8), String> {
     let invalid = || format!("issue_date_iso: {text:?} is not a date of the form YYYY-MM-DD");
-    let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+    let mut parts = text.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid());
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
         return Err(invalid());
     }
-    let year = text[0..4].parse::<i32>().map_err(|_| invalid())?;
-    let month = text[5..7].parse::<u8>().map_err(|_| invalid())?;
-    let day = text[8..10].parse::<u8>().map_err(|_| invalid())?;
+    let year = y.parse::<i32>().map_err(|_| invalid())?;
+    let month = m.parse::<u8>().map_err(|_| invalid())?;
+    let day = d.parse::<u8>().map_err(|_| invalid())?;
     let days_in_month = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -72,7 +78,7 @@ fn parse_iso_date(text: &str) -> Result<(i32, u8, u8), String> {
         2 => 28,
         _ => return Err(invalid()),
     };
-    if !(1..=days_in_month).contains(&day) || !text[0..4].bytes().all(|b| b.is_ascii_digit()) {
+    if !(1..=days_in_month).contains(&day) {
         return Err(invalid());
     }
     Ok((year, month, day))
