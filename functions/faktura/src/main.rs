@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    faktura_http::install_panic_hook();
     match run(command).await {
         Ok(code) => code,
         Err(message) => {

@@ -14,5 +14,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = faktura_lambda::aws_config().await;
     let stores = faktura_lambda::stores(&sdk, &config);
     let state = AppState::from_stores(stores, Arc::new(EInvoiceXml));
-    lambda_http::run(faktura_http::webhook_router(state)).await
+    faktura_lambda::serve_http(faktura_http::webhook_router(state)).await
 }

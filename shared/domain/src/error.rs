@@ -11,10 +11,14 @@ pub enum ErrorKind {
     Unauthorized,
     /// 404: no such resource (or not this tenant's).
     NotFound,
+    /// 405: the route exists but does not take this method.
+    MethodNotAllowed,
     /// 409: conflicts with what is stored (same booking id, other content).
     Conflict,
     /// 413: body too large.
     PayloadTooLarge,
+    /// 415: the body is not in a format the route reads.
+    UnsupportedMediaType,
     /// 422: well-formed but not acceptable.
     Unprocessable,
     /// 503: a dependency failed; the caller may retry.

@@ -27,6 +27,9 @@ pub fn init_logging() {
         .with_target(false)
         .with_ansi(false)
         .init();
+    // A panic is logged as a JSON line with its location (never its message, which can quote
+    // customer text); HTTP functions answer it with a JSON 500 (faktura_http::guard).
+    faktura_http::install_panic_hook();
 }
 
 /// The SDK configuration from the environment (role credentials, region; `AWS_ENDPOINT_URL`
@@ -48,4 +51,20 @@ pub fn stores(sdk: &aws_config::SdkConfig, config: &StackConfig) -> Stores {
         events: Arc::new(EventBridgePublisher::new(sdk, &config.event_bus)),
         clock,
     }
+}
+
+/// Serves an HTTP router as the Lambda's handler. The Lambda request id becomes the request's
+/// [`faktura_http::RequestId`], so log lines and the `x-request-id` answer match CloudWatch.
+pub async fn serve_http(router: axum::Router) -> Result<(), lambda_http::Error> {
+    let router = router.layer(axum::middleware::map_request(
+        |mut request: axum::extract::Request| async move {
+            let id = lambda_http::RequestExt::lambda_context_ref(&request)
+                .map(|context| context.request_id.clone());
+            if let Some(id) = id {
+                request.extensions_mut().insert(faktura_http::RequestId(id));
+            }
+            request
+        },
+    ));
+    lambda_http::run(router).await
 }
