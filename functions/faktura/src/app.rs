@@ -21,6 +21,10 @@ use crate::tenants::LocalTenant;
 
 /// Written into a data dir so `faktura demo` only ever wipes folders it created.
 pub const DATA_DIR_MARKER: &str = ".faktura-data";
+/// Held (an exclusive file lock) by the one process that uses a data dir.
+pub const LOCK_FILE: &str = "faktura.lock";
+/// How much unfinished work a start picks up at once (the periodic sweep takes the rest).
+const RESUME_LIMIT: usize = 10_000;
 
 /// How many events are worked on at once (rendering is CPU-bound; mail is rate-limited).
 const WORKERS: usize = 4;
@@ -55,6 +59,28 @@ pub struct LocalApp {
     bus: InProcessBus,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The data dir's lock, released when the app is dropped.
+    _lock: std::fs::File,
+}
+
+/// Takes the data dir's lock, or says which process-level conflict stops us.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File, String> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another Faktura process is using the data dir {} (it holds {}); stop it or pass another --data-dir",
+            dir.display(),
+            path.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
 }
 
 impl LocalApp {
@@ -64,6 +90,7 @@ impl LocalApp {
             .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
         std::fs::write(dir.join(DATA_DIR_MARKER), b"faktura local data\n")
             .map_err(|e| format!("cannot write to data dir {}: {e}", dir.display()))?;
+        let lock = lock_data_dir(dir)?;
         let documents_dir = dir.join("documents");
         let outbox_dir = dir.join("outbox");
         for d in [&documents_dir, &outbox_dir] {
@@ -108,9 +135,16 @@ impl LocalApp {
             ),
         };
         let sweeper = Sweeper::new(stores.clone());
+        // We hold the lock, so no other process works on this data: what a crashed run left
+        // unfinished (bookings not invoiced, mails not sent, leases it held) is ours to resume
+        // now instead of after the sweep's grace period and the lease.
+        let released = db
+            .release_all_delivery_leases()
+            .map_err(|e| format!("cannot read the database: {e}"))?;
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(dispatch(events, workflow)),
+            tokio::spawn(resume(sweeper.clone(), released)),
             tokio::spawn(sweep_periodically(
                 sweeper.clone(),
                 config.sweep_every,
@@ -128,6 +162,7 @@ impl LocalApp {
             bus,
             stop,
             tasks,
+            _lock: lock,
         })
     }
 
@@ -208,6 +243,24 @@ async fn dispatch(mut events: mpsc::UnboundedReceiver<DomainEvent>, workflow: Wo
                 }
             }
         });
+    }
+}
+
+/// Re-publishes everything unfinished at start (grace zero: no other process is working on it).
+async fn resume(sweeper: Sweeper, released_leases: usize) {
+    match sweeper.sweep(TimeDelta::zero(), RESUME_LIMIT).await {
+        Ok(report) if report.bookings + report.invoices > 0 || released_leases > 0 => {
+            tracing::info!(
+                bookings = report.bookings,
+                invoices = report.invoices,
+                released_leases,
+                "resumed unfinished work from an earlier run"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "resuming unfinished work failed; the sweep will retry")
+        }
     }
 }
 

@@ -270,6 +270,20 @@ impl SqliteStore {
         })
     }
 
+    /// Gives up every delivery lease. Only for a process that owns the database alone (the local
+    /// runner holds the data dir's lock): leases left by a process that crashed would otherwise
+    /// hold back its unsent mails until they expire. Returns how many were held.
+    pub fn release_all_delivery_leases(&self) -> Result<usize, StoreError> {
+        let conn = self.conn.lock().map_err(|_| {
+            StoreError::Unavailable("sqlite: connection lock poisoned by a panic".into())
+        })?;
+        conn.execute(
+            "UPDATE invoices SET lease_until = NULL WHERE status = 'issued' AND lease_until IS NOT NULL",
+            [],
+        )
+        .map_err(db)
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
