@@ -149,6 +149,8 @@ pub struct Renderer {
     library: LazyHash<Library>,
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
+    /// How many of `fonts` (the first ones) are the text font Inter's faces.
+    text_fonts: usize,
     main: Source,
     standards: PdfStandards,
 }
@@ -172,10 +174,14 @@ impl Renderer {
         // Inter first: it is the font the template asks for. The typst-assets
         // fonts (Libertinus Serif, New Computer Modern, DejaVu Sans Mono) are
         // embedded too and only serve as fallback for characters Inter lacks.
-        let fonts: Vec<Font> = INTER
+        let inter: Vec<Font> = INTER
             .into_iter()
-            .chain(typst_assets::fonts())
             .flat_map(|data| Font::iter(Bytes::new(data)))
+            .collect();
+        let text_fonts = inter.len();
+        let fonts: Vec<Font> = inter
+            .into_iter()
+            .chain(typst_assets::fonts().flat_map(|data| Font::iter(Bytes::new(data))))
             .collect();
         let book = FontBook::from_fonts(&fonts);
         if !book.contains_family("inter") {
@@ -189,6 +195,7 @@ impl Renderer {
             library: LazyHash::new(Library::builder().build()),
             book: LazyHash::new(book),
             fonts,
+            text_fonts,
             main: Source::new(file_id(MAIN_PATH), template.to_owned()),
             standards,
         })
@@ -277,24 +284,48 @@ impl Renderer {
 }
 
 impl Renderer {
-    /// Whether some embedded font has a glyph for `c`.
-    fn has_glyph(&self, c: char) -> bool {
+    /// Whether the text font (every Inter face) has a glyph for `c`: then any cluster of such
+    /// characters is shaped by Inter alone.
+    fn in_text_font(&self, c: char) -> bool {
         c.is_ascii_graphic()
             || c == ' '
-            || self
-                .fonts
+            || self.fonts[..self.text_fonts]
                 .iter()
-                .any(|f| f.info().coverage.contains(u32::from(c)))
+                .all(|f| f.info().coverage.contains(u32::from(c)))
     }
 
-    /// Replaces characters no embedded font can show (emoji, scripts we ship no font for)
-    /// with U+FFFD. PDF/A forbids missing glyphs, so without this a customer's emoji would
-    /// make the invoice unrenderable. The data itself (and any e-invoice XML) keeps them.
+    /// Whether `cluster` (one grapheme cluster) can be shown: whitespace, or one character
+    /// (after NFC composition, so `e` + U+0301 is `é`) that the text font Inter has.
+    ///
+    /// Only Inter is trusted. typst picks a fallback font by the first character of a segment
+    /// and shapes a cluster with one font, so characters that only the bundled fallback fonts
+    /// cover (`ꜯ`, which New Computer Modern lacks in the bold italic the template may ask
+    /// for) and combining marks that do not compose with their base (a `?` with U+1AC2, a
+    /// quote with a combining arrow) came out as missing glyphs, which PDF/A forbids. The
+    /// property test in `tests/render.rs` found each of these.
+    fn printable_cluster(&self, cluster: &str) -> bool {
+        use unicode_normalization::UnicodeNormalization;
+        if cluster.chars().all(char::is_whitespace) {
+            return true;
+        }
+        let mut composed = cluster.nfc();
+        match (composed.next(), composed.next()) {
+            (Some(c), None) => self.in_text_font(c),
+            _ => false,
+        }
+    }
+
+    /// Replaces grapheme clusters that cannot be shown (emoji, scripts we ship no font for,
+    /// combining marks that do not compose with their base) with U+FFFD. PDF/A forbids missing
+    /// glyphs, so without this a customer's emoji would make the invoice unrenderable. The
+    /// data itself (and any e-invoice XML) keeps them.
     fn printable(&self, json: &[u8]) -> Result<Vec<u8>, RenderError> {
-        // Fast path: the normalized JSON carries text unescaped, so when every character of
-        // the raw document has a glyph there is nothing to replace (the common case).
+        // Fast path: the normalized JSON carries text unescaped, so when Inter has every
+        // character of the raw document there is nothing to replace (the common case).
         if let Ok(text) = std::str::from_utf8(json)
-            && text.chars().all(|c| c.is_whitespace() || self.has_glyph(c))
+            && text
+                .chars()
+                .all(|c| c.is_whitespace() || self.in_text_font(c))
         {
             return Ok(json.to_vec());
         }
@@ -310,19 +341,20 @@ impl Renderer {
                 _ => {}
             }
         }
-        let replacement = if self.has_glyph('\u{FFFD}') {
-            '\u{FFFD}'
+        let replacement = if self.printable_cluster("\u{FFFD}") {
+            "\u{FFFD}"
         } else {
-            '?'
+            "?"
         };
         let fix = |s: &str| -> Option<String> {
-            s.chars()
-                .any(|c| !self.has_glyph(c) && !c.is_whitespace())
+            use unicode_segmentation::UnicodeSegmentation;
+            s.graphemes(true)
+                .any(|g| !self.printable_cluster(g))
                 .then(|| {
-                    s.chars()
-                        .map(|c| {
-                            if self.has_glyph(c) || c.is_whitespace() {
-                                c
+                    s.graphemes(true)
+                        .map(|g| {
+                            if self.printable_cluster(g) {
+                                g
                             } else {
                                 replacement
                             }

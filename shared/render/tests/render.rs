@@ -282,6 +282,52 @@ fn characters_without_a_glyph_do_not_break_the_pdf() {
 }
 
 #[test]
+fn combining_marks_from_another_font_do_not_break_the_pdf() {
+    // Found by the property test below: each character has a glyph in some embedded font, but
+    // no single font has the whole cluster, and typst shapes a cluster with one font.
+    let mut view = fixture("de_b2c.json");
+    view["notes"] =
+        json!(["?\u{1ac2} and \"\u{20d7} and \u{72b}\u{ec9} and \u{a72f} stay printable"]);
+    let pages = pdf_pages(&render(&view, "inv_clusters"), "clusters");
+    assert_contains(&pages[0], &["stay printable"]);
+}
+
+/// Replaces every string in `value` (labels, dates, amounts, names...) with generated text.
+fn scramble(value: &mut Value, texts: &mut impl Iterator<Item = String>) {
+    match value {
+        Value::String(s) => *s = texts.next().unwrap_or_default(),
+        Value::Array(items) => items.iter_mut().for_each(|v| scramble(v, texts)),
+        Value::Object(map) => map.values_mut().for_each(|v| scramble(v, texts)),
+        _ => {}
+    }
+}
+
+proptest::proptest! {
+    // Each render takes a while in a debug build: few cases, but every field of the view.
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 6, ..Default::default() })]
+
+    /// Any text in any field renders (characters without a glyph are replaced, markup stays
+    /// text); nothing panics, nothing becomes template code.
+    #[test]
+    fn any_text_in_any_field_renders(texts in proptest::collection::vec("\\PC{0,60}|[\\u{0300}-\\u{036f}#$*_\\\\\\[\\]{}<>@=]{0,30}", 200)) {
+        let mut view = fixture("de_b2c.json");
+        let lang = view["lang"].clone();
+        let dates = (view["issue_date_iso"].clone(), view["kind"].clone());
+        let number = view["number"].clone();
+        let mut texts = texts.into_iter().cycle();
+        scramble(&mut view, &mut texts);
+        // Keep the few machine-read keys valid so the text is what varies.
+        view["lang"] = lang;
+        view["issue_date_iso"] = dates.0;
+        view["kind"] = dates.1;
+        // The contract refuses an empty number; a document number is never customer text.
+        view["number"] = number;
+        let pdf = render(&view, "inv_scrambled");
+        proptest::prop_assert!(pdf.starts_with(b"%PDF-"));
+    }
+}
+
+#[test]
 fn output_is_deterministic() {
     let view = serde_json::to_vec(&fixture("de_b2c.json")).unwrap();
     let first = renderer().render_pdf(&view, "inv_det").unwrap();
