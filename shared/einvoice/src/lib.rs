@@ -2,7 +2,8 @@
 //!
 //! - UN/CEFACT Cross Industry Invoice (CII, D16B) for Factur-X / ZUGFeRD profile EN16931 and
 //!   for XRechnung 3.0 CII: [`to_cii`];
-//! - OASIS UBL 2.1 Invoice (CreditNote for type code 381) for XRechnung 3.0: [`to_ubl`];
+//! - OASIS UBL 2.1 Invoice (CreditNote for type code 381), XRechnung 3.0 for XRechnung
+//!   invoices and plain EN 16931 for the others: [`to_ubl`];
 //!
 //! plus the XRechnung-specific business rules BR-DE-* that can be decided from the invoice:
 //! [`xrechnung_problems`]. The mapping of every business term is documented in
@@ -61,6 +62,40 @@ impl CiiProfile {
     }
 }
 
+/// Which specification a UBL document claims to follow (BT-24), chosen by the format the
+/// invoice was issued in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UblProfile {
+    /// The EN 16931 core (no CIUS): what a ZUGFeRD or PDF-only invoice meets.
+    En16931,
+    /// XRechnung 3.0 in the Peppol billing process.
+    XRechnung3,
+}
+
+impl UblProfile {
+    pub fn of(invoice: &Invoice) -> UblProfile {
+        if invoice.einvoice == faktura_domain::model::EInvoiceFormat::Xrechnung {
+            UblProfile::XRechnung3
+        } else {
+            UblProfile::En16931
+        }
+    }
+
+    pub fn customization_id(self) -> &'static str {
+        match self {
+            UblProfile::En16931 => FACTURX_EN16931_ID,
+            UblProfile::XRechnung3 => XRECHNUNG_3_ID,
+        }
+    }
+
+    pub fn business_process(self) -> Option<&'static str> {
+        match self {
+            UblProfile::En16931 => None,
+            UblProfile::XRechnung3 => Some(PEPPOL_BILLING_PROCESS),
+        }
+    }
+}
+
 /// BT-3 invoice type code (UNTDID 1001) of the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TypeCode {
@@ -111,8 +146,9 @@ pub fn to_cii_with(invoice: &Invoice, profile: CiiProfile, options: &Options) ->
     cii::write(invoice, profile, options)
 }
 
-/// UBL 2.1 Invoice XML of an issued invoice, XRechnung 3.0 (BT-24) in the Peppol billing
-/// process (BT-23).
+/// UBL 2.1 Invoice XML of an issued invoice: XRechnung 3.0 (BT-24) in the Peppol billing
+/// process (BT-23) for invoices issued as XRechnung, plain EN 16931 for the others
+/// ([`UblProfile::of`]).
 pub fn to_ubl(invoice: &Invoice) -> String {
     ubl::write(invoice, &Options::default())
 }

@@ -5,7 +5,7 @@ use faktura_domain::model::{Invoice, InvoiceLine, PostalAddress};
 
 use crate::common::{self, amount, date_iso, percent};
 use crate::xml::XmlOut;
-use crate::{Options, PEPPOL_BILLING_PROCESS, TypeCode, XRECHNUNG_3_ID};
+use crate::{Options, TypeCode};
 
 const INVOICE_NS: &str = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2";
 const CREDIT_NOTE_NS: &str = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2";
@@ -173,8 +173,12 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
         names.root,
         &[("xmlns", names.ns), ("xmlns:cac", CAC), ("xmlns:cbc", CBC)],
     );
-    x.leaf("cbc:CustomizationID", XRECHNUNG_3_ID); // BT-24
-    x.leaf("cbc:ProfileID", PEPPOL_BILLING_PROCESS); // BT-23
+    // A document claims only what it meets: XRechnung (with the Peppol billing process) for
+    // invoices issued as XRechnung, which are checked against its rules at intake; plain
+    // EN 16931 for every other invoice.
+    let profile = crate::UblProfile::of(invoice);
+    x.leaf("cbc:CustomizationID", profile.customization_id()); // BT-24
+    x.leaf_opt("cbc:ProfileID", profile.business_process()); // BT-23
     x.leaf("cbc:ID", invoice.number.as_str()); // BT-1
     x.leaf("cbc:IssueDate", &date_iso(invoice.issue_date)); // BT-2
     if names.root == "Invoice" {

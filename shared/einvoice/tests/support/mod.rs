@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
@@ -13,7 +12,6 @@ use faktura_domain::booking::parse_booking_event;
 use faktura_domain::invoicing::plan_invoice;
 use faktura_domain::model::{Invoice, Tenant};
 use faktura_domain::values::{Id, InvoiceNumber};
-use faktura_einvoice::inspect::{self, Element};
 use serde_json::{Value, json};
 
 pub fn workspace_root() -> PathBuf {
@@ -543,6 +541,10 @@ pub struct Verdict {
     pub guideline: Option<String>,
     pub xsd_ok: Option<bool>,
     pub xsd_error: Option<String>,
+    /// The rule sets applied (`cen-cii`, `facturx-profile`, `kosit-ubl`...).
+    pub rule_sets: Vec<String>,
+    /// Whether KoSIT's XRechnung rules were available to the validator.
+    pub kosit: bool,
     pub errors: Vec<(String, String)>,
     pub warnings: Vec<(String, String)>,
 }
@@ -600,6 +602,15 @@ pub fn validate(files: &[PathBuf]) -> (Vec<Verdict>, std::time::Duration) {
                 guideline: v["guideline"].as_str().map(str::to_string),
                 xsd_ok: v["xsd_ok"].as_bool(),
                 xsd_error: v["xsd_error"].as_str().map(str::to_string),
+                rule_sets: v["rule_sets"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                kosit: v["kosit"].as_bool().unwrap_or(false),
                 errors: findings(&v["errors"]),
                 warnings: findings(&v["warnings"]),
             }
@@ -607,248 +618,3 @@ pub fn validate(files: &[PathBuf]) -> (Vec<Verdict>, std::time::Duration) {
         .collect();
     (verdicts, elapsed)
 }
-
-// ---- XRechnung rules checked on the XML (both syntaxes) ------------------------------------
-
-fn has(els: &[Element], path: &str) -> bool {
-    els.iter().any(|e| e.path == path)
-}
-
-fn filled(els: &[Element], path: &str) -> bool {
-    els.iter()
-        .any(|e| e.path == path && !e.text.trim().is_empty())
-}
-
-/// The BR-DE rules that can be read off a document, evaluated on the XML the way KoSIT's
-/// schematron does (CII or UBL, by root element). Returns the ids of the failed rules.
-pub fn xrechnung_xml_failures(xml: &str) -> BTreeSet<&'static str> {
-    let els = inspect::elements(xml).expect("well-formed");
-    let root = els[0].name().to_string();
-    let mut failed = BTreeSet::new();
-    let mut check = |ok: bool, rule: &'static str| {
-        if !ok {
-            failed.insert(rule);
-        }
-    };
-    if root == "rsm:CrossIndustryInvoice" {
-        let tx = "rsm:CrossIndustryInvoice/rsm:SupplyChainTradeTransaction";
-        let agr = format!("{tx}/ram:ApplicableHeaderTradeAgreement");
-        let seller = format!("{agr}/ram:SellerTradeParty");
-        let contact = format!("{seller}/ram:DefinedTradeContact");
-        let settle = format!("{tx}/ram:ApplicableHeaderTradeSettlement");
-        let means = format!("{settle}/ram:SpecifiedTradeSettlementPaymentMeans");
-        check(has(&els, &means), "BR-DE-1");
-        check(has(&els, &contact), "BR-DE-2");
-        check(
-            filled(
-                &els,
-                &format!("{seller}/ram:PostalTradeAddress/ram:CityName"),
-            ),
-            "BR-DE-3",
-        );
-        check(
-            filled(
-                &els,
-                &format!("{seller}/ram:PostalTradeAddress/ram:PostcodeCode"),
-            ),
-            "BR-DE-4",
-        );
-        check(
-            filled(&els, &format!("{contact}/ram:PersonName"))
-                || filled(&els, &format!("{contact}/ram:DepartmentName")),
-            "BR-DE-5",
-        );
-        check(
-            filled(
-                &els,
-                &format!("{contact}/ram:TelephoneUniversalCommunication/ram:CompleteNumber"),
-            ),
-            "BR-DE-6",
-        );
-        check(
-            filled(
-                &els,
-                &format!("{contact}/ram:EmailURIUniversalCommunication/ram:URIID"),
-            ),
-            "BR-DE-7",
-        );
-        let buyer_addr = format!("{agr}/ram:BuyerTradeParty/ram:PostalTradeAddress");
-        check(
-            filled(&els, &format!("{buyer_addr}/ram:CityName")),
-            "BR-DE-8",
-        );
-        check(
-            filled(&els, &format!("{buyer_addr}/ram:PostcodeCode")),
-            "BR-DE-9",
-        );
-        let taxes = els
-            .iter()
-            .filter(|e| e.path == format!("{settle}/ram:ApplicableTradeTax"))
-            .count();
-        let rates = inspect::texts(
-            &els,
-            &format!("{settle}/ram:ApplicableTradeTax/ram:RateApplicablePercent"),
-        )
-        .iter()
-        .filter(|t| !t.is_empty())
-        .count();
-        check(taxes == rates, "BR-DE-14");
-        check(
-            filled(&els, &format!("{agr}/ram:BuyerReference")),
-            "BR-DE-15",
-        );
-        let line_cats = inspect::texts(
-            &els,
-            &format!(
-                "{tx}/ram:IncludedSupplyChainTradeLineItem/ram:SpecifiedLineTradeSettlement/ram:ApplicableTradeTax/ram:CategoryCode"
-            ),
-        );
-        let needs = line_cats
-            .iter()
-            .any(|c| ["S", "Z", "E", "AE", "K", "G", "L", "M"].contains(c));
-        let ids = els.iter().any(|e| {
-            e.path == format!("{seller}/ram:SpecifiedTaxRegistration/ram:ID")
-                && matches!(e.attr("schemeID"), Some("VA" | "VAT" | "FC"))
-                && !e.text.trim().is_empty()
-        });
-        check(!needs || ids, "BR-DE-16");
-        let type_code = inspect::text(
-            &els,
-            "rsm:CrossIndustryInvoice/rsm:ExchangedDocument/ram:TypeCode",
-        )
-        .unwrap_or("");
-        check(
-            ["326", "380", "384", "389", "381", "875", "876", "877"].contains(&type_code),
-            "BR-DE-17",
-        );
-        check(
-            inspect::text(
-                &els,
-                "rsm:CrossIndustryInvoice/rsm:ExchangedDocumentContext/ram:GuidelineSpecifiedDocumentContextParameter/ram:ID",
-            ) == Some(faktura_einvoice::XRECHNUNG_3_ID),
-            "BR-DE-21",
-        );
-        let transfer = inspect::texts(&els, &format!("{means}/ram:TypeCode"))
-            .iter()
-            .any(|c| *c == "30" || *c == "58");
-        check(
-            !transfer
-                || has(
-                    &els,
-                    &format!("{means}/ram:PayeePartyCreditorFinancialAccount"),
-                ),
-            "BR-DE-23-a",
-        );
-        check(
-            type_code != "384" || has(&els, &format!("{settle}/ram:InvoiceReferencedDocument")),
-            "BR-DE-26",
-        );
-    } else {
-        let r = root.as_str();
-        let party = format!("{r}/cac:AccountingSupplierParty/cac:Party");
-        let contact = format!("{party}/cac:Contact");
-        check(has(&els, &format!("{r}/cac:PaymentMeans")), "BR-DE-1");
-        check(has(&els, &contact), "BR-DE-2");
-        check(
-            filled(&els, &format!("{party}/cac:PostalAddress/cbc:CityName")),
-            "BR-DE-3",
-        );
-        check(
-            filled(&els, &format!("{party}/cac:PostalAddress/cbc:PostalZone")),
-            "BR-DE-4",
-        );
-        check(filled(&els, &format!("{contact}/cbc:Name")), "BR-DE-5");
-        check(filled(&els, &format!("{contact}/cbc:Telephone")), "BR-DE-6");
-        check(
-            filled(&els, &format!("{contact}/cbc:ElectronicMail")),
-            "BR-DE-7",
-        );
-        let buyer_addr = format!("{r}/cac:AccountingCustomerParty/cac:Party/cac:PostalAddress");
-        check(
-            filled(&els, &format!("{buyer_addr}/cbc:CityName")),
-            "BR-DE-8",
-        );
-        check(
-            filled(&els, &format!("{buyer_addr}/cbc:PostalZone")),
-            "BR-DE-9",
-        );
-        let subtotals = els
-            .iter()
-            .filter(|e| e.path == format!("{r}/cac:TaxTotal/cac:TaxSubtotal"))
-            .count();
-        let rates = inspect::texts(
-            &els,
-            &format!("{r}/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cbc:Percent"),
-        )
-        .len();
-        check(subtotals == rates, "BR-DE-14");
-        check(filled(&els, &format!("{r}/cbc:BuyerReference")), "BR-DE-15");
-        let line = if r == "Invoice" {
-            "cac:InvoiceLine"
-        } else {
-            "cac:CreditNoteLine"
-        };
-        let needs = inspect::texts(
-            &els,
-            &format!("{r}/{line}/cac:Item/cac:ClassifiedTaxCategory/cbc:ID"),
-        )
-        .iter()
-        .any(|c| ["S", "Z", "E", "AE", "K", "G", "L", "M"].contains(c));
-        check(
-            !needs || filled(&els, &format!("{party}/cac:PartyTaxScheme/cbc:CompanyID")),
-            "BR-DE-16",
-        );
-        let type_code = inspect::text(&els, &format!("{r}/cbc:InvoiceTypeCode"))
-            .or_else(|| inspect::text(&els, &format!("{r}/cbc:CreditNoteTypeCode")))
-            .unwrap_or("");
-        check(
-            ["326", "380", "384", "389", "381", "875", "876", "877"].contains(&type_code),
-            "BR-DE-17",
-        );
-        check(
-            inspect::text(&els, &format!("{r}/cbc:CustomizationID"))
-                == Some(faktura_einvoice::XRECHNUNG_3_ID),
-            "BR-DE-21",
-        );
-        let transfer = inspect::texts(&els, &format!("{r}/cac:PaymentMeans/cbc:PaymentMeansCode"))
-            .iter()
-            .any(|c| *c == "30" || *c == "58");
-        check(
-            !transfer
-                || has(
-                    &els,
-                    &format!("{r}/cac:PaymentMeans/cac:PayeeFinancialAccount"),
-                ),
-            "BR-DE-23-a",
-        );
-        check(
-            type_code != "384"
-                || has(
-                    &els,
-                    &format!("{r}/cac:BillingReference/cac:InvoiceDocumentReference"),
-                ),
-            "BR-DE-26",
-        );
-    }
-    failed
-}
-
-/// The rules [`xrechnung_xml_failures`] evaluates.
-pub const XML_CHECKED_RULES: [&str; 16] = [
-    "BR-DE-1",
-    "BR-DE-2",
-    "BR-DE-3",
-    "BR-DE-4",
-    "BR-DE-5",
-    "BR-DE-6",
-    "BR-DE-7",
-    "BR-DE-8",
-    "BR-DE-9",
-    "BR-DE-14",
-    "BR-DE-15",
-    "BR-DE-16",
-    "BR-DE-17",
-    "BR-DE-21",
-    "BR-DE-23-a",
-    "BR-DE-26",
-];
