@@ -574,3 +574,52 @@ async fn invoices_are_indexed_by_status_and_due_date() {
         vec![issued[2].id.to_string()]
     );
 }
+
+// ---- the webhook fuzzed on the DynamoDB adapter ---------------------------------------------
+
+/// The same generated requests as `tests/local/webhook_fuzz.rs` (fewer: moto serves one
+/// request at a time), with the bookings in DynamoDB: rejected requests write nothing there
+/// and accepted ones are stored value for value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_holds_its_contract_for_generated_requests_on_dynamodb() {
+    let table = Arc::new(store().await);
+    let tenants = faktura_tests::local::load_tenants();
+    let demo = tenants[0].record.clone();
+    let directory = Arc::new(faktura_embedded::StaticTenants::new(
+        tenants
+            .into_iter()
+            .map(|t| (t.record, t.api_keys))
+            .collect(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let stores = faktura_domain::ports::Stores {
+        tenants: directory,
+        bookings: table.clone(),
+        customers: table.clone(),
+        invoices: table,
+        documents: Arc::new(faktura_embedded::FsDocumentStore::new(
+            dir.path().to_path_buf(),
+        )),
+        events: Arc::new(faktura_tests::fuzz::RecordingPublisher::default()),
+        clock: Arc::new(faktura_domain::ports::SystemClock),
+    };
+    let t = faktura_tests::fuzz::target(
+        stores,
+        demo,
+        faktura_tests::local::DEMO_KEY,
+        Arc::new(faktura_einvoice::EInvoiceXml),
+    );
+    let started = Instant::now();
+    let cases = faktura_tests::fuzz::cases(250);
+    let report =
+        faktura_tests::fuzz::fuzz_webhook(&t, faktura_tests::fuzz::seed(0x0D1A_2026), cases, false)
+            .await;
+    eprintln!(
+        "webhook fuzz (DynamoDB on moto): {} cases in {:.1?}, {} accepted, statuses {:?}",
+        report.cases,
+        started.elapsed(),
+        report.accepted,
+        report.by_status
+    );
+    assert!(report.accepted > 0, "{report:?}");
+}

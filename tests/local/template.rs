@@ -329,3 +329,18 @@ fn permissions_are_narrow_and_complete() {
         }
     }
 }
+
+#[test]
+fn release_builds_unwind_so_a_panic_becomes_a_json_500() {
+    // cargo-lambda builds with panic = "abort" unless the profile says otherwise; then a
+    // panic in a request would kill the function instead of reaching faktura_http::guard.
+    let manifest: toml::Value = std::fs::read_to_string(repo_root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        manifest["profile"]["release"]["panic"].as_str(),
+        Some("unwind"),
+        "[profile.release] panic must be \"unwind\""
+    );
+}

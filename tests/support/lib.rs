@@ -2,6 +2,7 @@
 //! local app with a platform-like client, PDF read-back through poppler, and a local AWS (moto).
 
 pub mod contract;
+pub mod fuzz;
 pub mod lambda;
 pub mod local;
 pub mod moto;

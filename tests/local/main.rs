@@ -1,0 +1,11 @@
+//! The integration tests that need no local AWS, in one test binary (each binary links typst,
+//! SQLite and the AWS SDK again, so fewer binaries keep CI's build short). The moto-backed
+//! suites (`contract_aws`, `lambda_e2e`) stay in binaries of their own.
+
+mod contract_embedded;
+mod einvoice;
+mod hardening;
+mod pipeline;
+mod template;
+mod webhook_api;
+mod webhook_fuzz;
