@@ -623,4 +623,3 @@ async fn the_webhook_holds_its_contract_for_generated_requests_on_dynamodb() {
     );
     assert!(report.accepted > 0, "{report:?}");
 }
-
