@@ -4,6 +4,7 @@
 //!   faktura-admin secret                      # a new webhook secret (whsec_...)
 //!   faktura-admin api-key                     # a new API key
 //!   faktura-admin tenant put --table T --file tenants.toml
+//!   faktura-admin migrate --table T           # release-1 items to today's (idempotent)
 //!   faktura-admin dev-stack --name faktura-dev  # on moto: table, bucket, bus, queues, rules
 
 use std::path::PathBuf;
@@ -38,6 +39,12 @@ enum Command {
         #[arg(long, default_value = "faktura-dev")]
         name: String,
     },
+    /// Brings release-1 items forward: invoices become documents (with their ledger charge and
+    /// an audit entry), pending work becomes jobs. Safe to run again; readers never need it.
+    Migrate {
+        #[arg(long, env = "FAKTURA_TABLE")]
+        table: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,6 +72,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Secret => println!("whsec_{}", STANDARD.encode(random_bytes()?)),
         Command::ApiKey => println!("fk_{}", URL_SAFE_NO_PAD.encode(random_bytes()?)),
         Command::DevStack { name } => dev_stack(&name).await?,
+        Command::Migrate { table } => {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let report = DynamoStore::new(&sdk, &table)
+                .migrate_release1()
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "migrated {} release-1 invoice(s) to documents; {} pending release-1 work item(s) became jobs",
+                report.documents, report.jobs
+            );
+        }
         Command::Tenant(TenantCommand::Put { table, file }) => {
             let tenants = faktura_http::tenants::load(&file)?;
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

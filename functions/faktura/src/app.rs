@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::TimeDelta;
-use faktura_domain::error::{AppError, ErrorKind};
 use faktura_domain::events::DomainEvent;
 use faktura_domain::ports::{Clock, EInvoiceEncoder, Stores, SystemClock};
-use faktura_domain::service::{InvoiceIssuer, InvoiceMailer, Sweeper, Workflow};
+use faktura_domain::service::bookings::BookingProcessor;
+use faktura_domain::service::delivery::DocumentMailer;
+use faktura_domain::service::jobs::{Handlers, JobRunner, Scheduler};
+use faktura_domain::service::rendering::DocumentRenderer;
 use faktura_einvoice::EInvoiceXml;
-use faktura_embedded::{FsDocumentStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
+use faktura_embedded::{FsFileStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
 use faktura_http::AppState;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -23,19 +24,18 @@ use crate::tenants::LocalTenant;
 pub const DATA_DIR_MARKER: &str = ".faktura-data";
 /// Held (an exclusive file lock) by the one process that uses a data dir.
 pub const LOCK_FILE: &str = "faktura.lock";
-/// How much unfinished work a start picks up at once (the periodic sweep takes the rest).
-const RESUME_LIMIT: usize = 10_000;
 
-/// How many events are worked on at once (rendering is CPU-bound; mail is rate-limited).
+/// How many jobs run at once (rendering is CPU-bound; mail is rate-limited).
 const WORKERS: usize = 4;
-const MAX_ATTEMPTS: u32 = 5;
+/// How many due jobs per shard one scheduler run hands out.
+const DUE_LIMIT: usize = 1000;
 
 pub struct LocalConfig {
     pub data_dir: PathBuf,
     pub tenants: Vec<LocalTenant>,
-    /// How often stuck work is looked for, and how old it must be.
-    pub sweep_every: Duration,
-    pub sweep_grace: TimeDelta,
+    /// How often the scheduler hands out due jobs (retries after their backoff, jobs whose
+    /// event was lost).
+    pub schedule_every: Duration,
 }
 
 impl LocalConfig {
@@ -43,8 +43,7 @@ impl LocalConfig {
         LocalConfig {
             data_dir,
             tenants,
-            sweep_every: Duration::from_secs(30),
-            sweep_grace: TimeDelta::seconds(60),
+            schedule_every: Duration::from_secs(5),
         }
     }
 }
@@ -55,7 +54,8 @@ pub struct LocalApp {
     pub stores: Stores,
     pub outbox_dir: PathBuf,
     pub documents_dir: PathBuf,
-    pub sweeper: Sweeper,
+    pub scheduler: Scheduler,
+    pub db: Arc<SqliteStore>,
     bus: InProcessBus,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -116,39 +116,43 @@ impl LocalApp {
         ));
         let stores = Stores {
             tenants: tenants.clone(),
-            bookings: db.clone(),
-            customers: db.clone(),
-            invoices: db.clone(),
-            documents: Arc::new(FsDocumentStore::new(documents_dir.clone())),
+            repository: db.clone(),
+            jobs: db.clone(),
+            files: Arc::new(FsFileStore::new(documents_dir.clone())),
             events: Arc::new(bus.clone()),
             clock: clock.clone(),
         };
-        let workflow = Workflow {
-            issuer: InvoiceIssuer::new(
-                stores.clone(),
-                Arc::new(faktura_render::TypstRenderer(renderer)),
-                einvoice.clone(),
-            ),
-            mailer: InvoiceMailer::new(
-                stores.clone(),
-                Arc::new(OutboxMailer::new(outbox_dir.clone())),
-            ),
-        };
-        let sweeper = Sweeper::new(stores.clone());
-        // We hold the lock, so no other process works on this data: what a crashed run left
-        // unfinished (bookings not invoiced, mails not sent, leases it held) is ours to resume
-        // now instead of after the sweep's grace period and the lease.
+        let runner = JobRunner::new(
+            stores.clone(),
+            Handlers {
+                bookings: Some(BookingProcessor::new(stores.clone(), einvoice.clone())),
+                renderer: Some(DocumentRenderer::new(
+                    stores.clone(),
+                    Arc::new(faktura_render::TypstRenderer(renderer)),
+                    einvoice.clone(),
+                )),
+                mailer: Some(DocumentMailer::new(
+                    stores.clone(),
+                    Arc::new(OutboxMailer::new(outbox_dir.clone())),
+                )),
+            },
+        );
+        let scheduler = Scheduler::new(stores.clone());
+        // We hold the lock, so no other process works on this data: the leases a crashed run
+        // held are freed, and everything it left unfinished is due now (the first scheduler
+        // run, at start, hands it out) instead of after its lease.
         let released = db
-            .release_all_delivery_leases()
+            .release_all_job_leases()
             .map_err(|e| format!("cannot read the database: {e}"))?;
+        if released > 0 {
+            tracing::info!(released, "resumed jobs a stopped run held");
+        }
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
-            tokio::spawn(dispatch(events, workflow)),
-            tokio::spawn(resume(sweeper.clone(), released)),
-            tokio::spawn(sweep_periodically(
-                sweeper.clone(),
-                config.sweep_every,
-                config.sweep_grace,
+            tokio::spawn(dispatch(events, runner)),
+            tokio::spawn(schedule_periodically(
+                scheduler.clone(),
+                config.schedule_every,
                 stopped,
             )),
         ];
@@ -158,7 +162,8 @@ impl LocalApp {
             stores,
             outbox_dir,
             documents_dir,
-            sweeper,
+            scheduler,
+            db,
             bus,
             stop,
             tasks,
@@ -214,70 +219,39 @@ impl LocalApp {
     }
 }
 
-fn retryable(e: &AppError) -> bool {
-    matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal)
-}
-
-/// Feeds bus events to the workflow, a few at a time, retrying transient failures with
-/// backoff. What still fails is left to the sweep, as an SQS dead-letter queue would be.
-async fn dispatch(mut events: mpsc::UnboundedReceiver<DomainEvent>, workflow: Workflow) {
+/// Runs the jobs the bus hands out (`job.<kind>`), a few at a time. A job that fails is due
+/// again after its backoff; the scheduler hands it out then.
+async fn dispatch(mut events: mpsc::UnboundedReceiver<DomainEvent>, runner: JobRunner) {
     let slots = Arc::new(Semaphore::new(WORKERS));
     while let Some(event) = events.recv().await {
+        if event.job_kind().is_none() {
+            continue;
+        }
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let workflow = workflow.clone();
+        let runner = runner.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            for attempt in 1..=MAX_ATTEMPTS {
-                match workflow.handle(&event).await {
-                    Ok(()) => return,
-                    Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => {
-                        tracing::warn!(event = event.event_type.as_str(), tenant_id = %event.tenant_id, invoice_id = %event.invoice_id, attempt, error = %e, "retrying");
-                        tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(event = event.event_type.as_str(), tenant_id = %event.tenant_id, booking_id = %event.booking_id, invoice_id = %event.invoice_id, error = %e, "event failed; left for the sweep");
-                        return;
-                    }
-                }
+            if let Err(e) = runner.run(&event.tenant_id, &event.subject.id).await {
+                tracing::warn!(job_id = %event.subject.id, error = %e, "running a job failed; the scheduler hands it out again");
             }
         });
     }
 }
 
-/// Re-publishes everything unfinished at start (grace zero: no other process is working on it).
-async fn resume(sweeper: Sweeper, released_leases: usize) {
-    match sweeper.sweep(TimeDelta::zero(), RESUME_LIMIT).await {
-        Ok(report) if report.bookings + report.invoices > 0 || released_leases > 0 => {
-            tracing::info!(
-                bookings = report.bookings,
-                invoices = report.invoices,
-                released_leases,
-                "resumed unfinished work from an earlier run"
-            );
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "resuming unfinished work failed; the sweep will retry")
-        }
-    }
-}
-
-async fn sweep_periodically(
-    sweeper: Sweeper,
+/// Hands out due jobs at once (what a stopped run left), then every `every`.
+async fn schedule_periodically(
+    scheduler: Scheduler,
     every: Duration,
-    grace: TimeDelta,
     mut stopped: watch::Receiver<bool>,
 ) {
-    // The first sweep comes one period after start: work from before a restart is older than
-    // the grace period by then and gets picked up.
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut ticker = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = ticker.tick() => {
-                if let Err(e) = sweeper.sweep(grace, 100).await {
-                    tracing::warn!(error = %e, "sweep failed");
+                if let Err(e) = scheduler.dispatch_due(DUE_LIMIT).await {
+                    tracing::warn!(error = %e, "handing out due jobs failed");
                 }
             }
             _ = stopped.changed() => return,

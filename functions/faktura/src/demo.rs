@@ -1,12 +1,12 @@
-//! `faktura demo`: every sample booking through the real HTTP route, then a table of results.
+//! `faktura demo`: every sample booking through the real HTTP route, then what happens to
+//! documents later (a proforma paid, cancellations, payments), then a table of every document.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use faktura_domain::i18n;
-use faktura_domain::model::InvoiceStatus;
-use faktura_domain::service::{pdf_key, xml_key};
+use faktura_domain::service::{contract_key, pdf_key, xml_key};
 use faktura_domain::values::Id;
 
 use crate::app::{LocalApp, LocalConfig, is_ours_or_empty};
@@ -57,19 +57,87 @@ pub fn default_events_dir() -> PathBuf {
     }
 }
 
+/// One document of the demo's end state.
 pub struct DemoRow {
     pub tenant: String,
     pub booking: String,
+    pub kind: &'static str,
     pub number: String,
     pub customer: String,
+    pub lifecycle: &'static str,
+    pub payment: &'static str,
     pub total: String,
+    pub open: String,
     pub format: &'static str,
     pub pdf: PathBuf,
     pub xml: Option<PathBuf>,
+    pub contract: Option<PathBuf>,
     pub mail: PathBuf,
 }
 
-pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoRow>, String> {
+/// A customer whose balance is not zero at the end.
+pub struct DemoBalance {
+    pub tenant: String,
+    pub customer: String,
+    pub balance: String,
+}
+
+pub struct DemoReport {
+    pub rows: Vec<DemoRow>,
+    pub balances: Vec<DemoBalance>,
+}
+
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    secrets: &[(String, String)],
+    path: &Path,
+) -> Result<(u16, String), String> {
+    let secret = secrets
+        .iter()
+        .find(|(id, _)| id == tenant)
+        .map(|(_, s)| s.clone())
+        .ok_or_else(|| format!("no demo tenant '{tenant}' for {}", path.display()))?;
+    let body = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let answer = send_booking(client, base, tenant, &secret, body).await?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    println!(
+        "  {tenant:<16} {name:<40} -> {} {}",
+        answer.status, answer.body
+    );
+    Ok((answer.status, answer.body))
+}
+
+/// Waits until every job of the demo's tenants is done (or failed) and no document waits for
+/// its mail.
+async fn settle(app: &LocalApp, tenants: &[Id]) -> Result<(), String> {
+    use faktura_domain::jobs::JobState;
+    let started = Instant::now();
+    loop {
+        let mut busy = false;
+        for t in tenants {
+            for state in [JobState::Pending, JobState::Running] {
+                let page = app
+                    .stores
+                    .jobs
+                    .jobs(t, Some(state), None, 1)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                busy |= !page.jobs.is_empty();
+            }
+        }
+        if !busy {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err("the demo's work did not finish within 5 minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<DemoReport, String> {
     if !is_ours_or_empty(data_dir) {
         return Err(format!(
             "{} exists and was not made by faktura; choose another --data-dir",
@@ -91,6 +159,10 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoRow>, Str
             )
         })
         .collect();
+    let tenant_ids: Vec<Id> = demo_tenants
+        .iter()
+        .map(|t| t.record.tenant.id.clone())
+        .collect();
     let mut app = LocalApp::start(LocalConfig::new(data_dir.to_path_buf(), demo_tenants)).await?;
     let addr = app.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let base = format!("http://{addr}");
@@ -103,127 +175,185 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoRow>, Str
         samples.len(),
         events_dir.display()
     );
-
     let client = reqwest::Client::new();
-    let mut accepted: Vec<(String, String, Id)> = Vec::new();
     for sample in &samples {
-        let secret = secrets
-            .iter()
-            .find(|(id, _)| *id == sample.tenant)
-            .map(|(_, s)| s.clone())
-            .ok_or_else(|| {
-                format!(
-                    "no demo tenant '{}' for {}",
-                    sample.tenant,
-                    sample.path.display()
-                )
-            })?;
-        let body = std::fs::read(&sample.path)
-            .map_err(|e| format!("cannot read {}: {e}", sample.path.display()))?;
-        let answer = send_booking(&client, &base, &sample.tenant, &secret, body).await?;
-        let name = sample
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
-        println!(
-            "  {:<16} {:<40} -> {} {}",
-            sample.tenant, name, answer.status, answer.body
-        );
-        if answer.status == 202 {
-            let v: serde_json::Value =
-                serde_json::from_str(&answer.body).map_err(|e| e.to_string())?;
-            let invoice_id: Id = v["invoice_id"]
-                .as_str()
-                .unwrap_or_default()
-                .parse()
-                .map_err(|e: faktura_domain::money::ValueError| e.0)?;
-            accepted.push((
-                sample.tenant.clone(),
-                v["booking_id"].as_str().unwrap_or_default().to_string(),
-                invoice_id,
-            ));
-        }
+        send(&client, &base, &sample.tenant, &secrets, &sample.path).await?;
     }
     if let Some(first) = samples.first() {
-        let secret = &secrets
-            .iter()
-            .find(|(id, _)| *id == first.tenant)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default();
-        let body = std::fs::read(&first.path).map_err(|e| e.to_string())?;
-        let answer = send_booking(&client, &base, &first.tenant, secret, body).await?;
+        let (status, body) = send(&client, &base, &first.tenant, &secrets, &first.path).await?;
         println!(
-            "Sent the first booking again (a platform retry): {} {} - nothing new is created.",
-            answer.status, answer.body
+            "Sent the first booking again (a platform retry): {status} {body} - nothing new is created."
         );
     }
+    settle(&app, &tenant_ids).await?;
 
-    println!("Waiting for invoices to be issued, rendered and mailed ...");
-    let started = Instant::now();
-    let mut rows = Vec::new();
-    for (tenant, booking, invoice_id) in &accepted {
-        let tenant_id: Id = tenant
-            .parse()
-            .map_err(|e: faktura_domain::money::ValueError| e.0)?;
-        let stored = loop {
-            if let Some(s) = app
-                .stores
-                .invoices
-                .invoice(&tenant_id, invoice_id)
-                .await
-                .map_err(|e| e.to_string())?
-                && s.status == InvoiceStatus::Sent
-            {
-                break s;
-            }
-            if started.elapsed() > Duration::from_secs(300) {
-                return Err(format!(
-                    "invoice for booking {booking} was not sent within 5 minutes"
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let inv = &stored.invoice;
-        rows.push(DemoRow {
-            tenant: tenant.clone(),
-            booking: booking.clone(),
-            number: inv.number.to_string(),
-            customer: inv.buyer.legal_name().to_string(),
-            total: i18n::money(inv.language, inv.totals.amount_due, inv.currency),
-            format: inv.einvoice.as_str(),
-            pdf: app.document_path(&pdf_key(inv)),
-            xml: inv
-                .einvoice
-                .has_xml()
-                .then(|| app.document_path(&xml_key(inv))),
-            mail: app.outbox_path(inv.id.as_str()),
-        });
+    // The life of documents: a proforma that is paid (the invoice comes with the contract), a
+    // partial cancellation, a partial payment, an overpayment and a cancellation after it.
+    let life = life_events(events_dir)?;
+    if !life.is_empty() {
+        println!(
+            "\nWhat happens next: {} booking events from {} ...",
+            life.len(),
+            events_dir.join("life").display()
+        );
+        for sample in &life {
+            send(&client, &base, &sample.tenant, &secrets, &sample.path).await?;
+            // Each event is applied before the next one comes, as a platform would send them.
+            settle(&app, &tenant_ids).await?;
+        }
     }
+    let started = Instant::now();
+    settle(&app, &tenant_ids).await?;
+    let today = app.stores.clock.now().date_naive();
+    let mut rows = Vec::new();
+    let mut balances = Vec::new();
+    for t in &tenant_ids {
+        let mut cursor = None;
+        let mut customers = std::collections::BTreeSet::new();
+        loop {
+            let page = app
+                .stores
+                .repository
+                .documents(t, &Default::default(), cursor.as_deref(), 200)
+                .await
+                .map_err(|e| e.to_string())?;
+            for doc in &page.documents {
+                let inv = &doc.content;
+                customers.insert(inv.buyer.customer_key.clone());
+                let shown = inv.totals.tax_inclusive + inv.totals.rounding;
+                rows.push(DemoRow {
+                    tenant: t.to_string(),
+                    booking: inv
+                        .booking_id
+                        .as_ref()
+                        .map(|b| b.to_string())
+                        .unwrap_or_default(),
+                    kind: inv.kind.as_str(),
+                    number: inv.number.to_string(),
+                    customer: inv.buyer.legal_name().to_string(),
+                    lifecycle: doc.lifecycle.as_str(),
+                    payment: if doc.is_overdue(today) {
+                        "overdue"
+                    } else {
+                        doc.payment_state().as_str()
+                    },
+                    total: i18n::money(inv.language, shown, inv.currency),
+                    open: i18n::money(inv.language, doc.settlement.open(), inv.currency),
+                    format: if inv.kind.is_tax_document() {
+                        inv.einvoice.as_str()
+                    } else {
+                        "pdf"
+                    },
+                    pdf: app.document_path(&pdf_key(inv)),
+                    xml: (inv.kind.is_tax_document() && inv.einvoice.has_xml())
+                        .then(|| app.document_path(&xml_key(inv))),
+                    contract: Some(app.document_path(&contract_key(inv))).filter(|p| p.exists()),
+                    mail: app.outbox_path(inv.id.as_str()),
+                });
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        for key in customers {
+            let ledger = app
+                .stores
+                .repository
+                .ledger(t, &key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let balance = faktura_domain::ledger::balance(&ledger);
+            if !balance.is_zero() {
+                let customer = app
+                    .stores
+                    .repository
+                    .customer(t, &key)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                balances.push(DemoBalance {
+                    tenant: t.to_string(),
+                    customer: customer.map(|c| c.company.unwrap_or(c.name)).unwrap_or(key),
+                    balance: i18n::money(
+                        faktura_domain::values::Language::De,
+                        balance,
+                        faktura_domain::money::Currency::EUR,
+                    ),
+                });
+            }
+        }
+    }
+    let sent = rows.iter().filter(|r| r.mail.exists()).count();
     println!(
-        "All {} invoices sent in {:.1} s.\n",
+        "\nAll {} documents issued, {sent} mailed, in {:.1} s after the last event.\n",
         rows.len(),
         started.elapsed().as_secs_f64()
     );
     app.shutdown().await;
-    Ok(rows)
+    Ok(DemoReport { rows, balances })
 }
 
-pub fn print_table(rows: &[DemoRow]) {
+/// `events/life/<tenant>/*.json`, in name order: what happens to the samples later.
+fn life_events(events_dir: &Path) -> Result<Vec<Sample>, String> {
+    let root = events_dir.join("life");
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(&root)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+    {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(t.path())
+            .map_err(|e| e.to_string())?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            out.push(Sample {
+                tenant: t.file_name().to_string_lossy().into_owned(),
+                path,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn print_table(report: &DemoReport) {
     println!(
-        "{:<16} {:<14} {:<16} {:<34} {:>14}  FORMAT",
-        "TENANT", "BOOKING", "NUMBER", "CUSTOMER", "AMOUNT DUE"
+        "{:<16} {:<8} {:<11} {:<16} {:<30} {:<18} {:<14} {:>12} {:>12}  FORMAT",
+        "TENANT", "BOOKING", "KIND", "NUMBER", "CUSTOMER", "STATE", "PAYMENT", "TOTAL", "OPEN"
     );
-    for r in rows {
-        let customer: String = r.customer.chars().take(34).collect();
+    for r in &report.rows {
+        let customer: String = r.customer.chars().take(30).collect();
         println!(
-            "{:<16} {:<14} {:<16} {:<34} {:>14}  {}",
-            r.tenant, r.booking, r.number, customer, r.total, r.format
+            "{:<16} {:<8} {:<11} {:<16} {:<30} {:<18} {:<14} {:>12} {:>12}  {}",
+            r.tenant,
+            r.booking,
+            r.kind,
+            r.number,
+            customer,
+            r.lifecycle,
+            r.payment,
+            r.total,
+            r.open,
+            r.format
         );
         println!("    pdf:  {}", r.pdf.display());
         if let Some(xml) = &r.xml {
             println!("    xml:  {}", xml.display());
         }
+        if let Some(contract) = &r.contract {
+            println!("    contract: {}", contract.display());
+        }
         println!("    mail: {}", r.mail.display());
+    }
+    if !report.balances.is_empty() {
+        println!("\nCustomer balances (negative: credit owed to the customer):");
+        for b in &report.balances {
+            println!("  {:<16} {:<40} {:>12}", b.tenant, b.customer, b.balance);
+        }
     }
 }

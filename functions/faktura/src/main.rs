@@ -130,8 +130,8 @@ async fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Demo { data_dir, events } => {
             let events = events.unwrap_or_else(demo::default_events_dir);
-            let rows = demo::run(&data_dir, &events).await?;
-            demo::print_table(&rows);
+            let report = demo::run(&data_dir, &events).await?;
+            demo::print_table(&report);
             println!(
                 "\nOpen a PDF, or read a mail with any mail client (the .eml files are complete MIME messages).\n\
                  Run `cargo run -p faktura -- serve` to keep a server running."

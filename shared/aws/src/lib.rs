@@ -1,13 +1,13 @@
 //! Faktura's AWS adapters: the ports of `faktura_domain::ports` on DynamoDB, S3, SESv2 and
 //! EventBridge.
 //!
-//! - [`DynamoStore`]: bookings, customers, invoices, numbering counters and tenants in one
-//!   DynamoDB table (single-table design; see [`dynamo`] and `docs/DYNAMODB.md`). Implements
-//!   [`BookingStore`](faktura_domain::ports::BookingStore),
-//!   [`CustomerStore`](faktura_domain::ports::CustomerStore),
-//!   [`InvoiceStore`](faktura_domain::ports::InvoiceStore) and
+//! - [`DynamoStore`]: bookings, documents, customers, the ledger, the audit trail, counters,
+//!   jobs, idempotency keys and tenants in one DynamoDB table (single-table design; see
+//!   [`dynamo`] and `docs/DYNAMODB.md`). Implements
+//!   [`Repository`](faktura_domain::ports::Repository),
+//!   [`JobQueue`](faktura_domain::ports::JobQueue) and
 //!   [`TenantDirectory`](faktura_domain::ports::TenantDirectory).
-//! - [`S3DocumentStore`]: documents in one bucket, encrypted at rest, plus short-lived
+//! - [`S3FileStore`]: document files in one bucket, encrypted at rest, plus short-lived
 //!   presigned download links.
 //! - [`SesMailSender`]: raw MIME messages through SESv2.
 //! - [`EventBridgePublisher`]: domain events on a custom EventBridge bus.
@@ -31,5 +31,5 @@ pub mod stack;
 pub use dynamo::{DynamoStore, api_key_hash};
 pub use events::EventBridgePublisher;
 pub use mail::SesMailSender;
-pub use s3::{S3DocumentStore, S3Settings, ServerSideEncryption};
+pub use s3::{S3FileStore, S3Settings, ServerSideEncryption};
 pub use schema::{TABLE, TableSchema};

@@ -9,7 +9,7 @@ use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use faktura_domain::StoreError;
-use faktura_domain::ports::{DocumentStore, check_document_key};
+use faktura_domain::ports::{FileStore, check_file_key};
 
 use crate::error::unavailable;
 
@@ -41,9 +41,9 @@ impl S3Settings {
     }
 }
 
-/// The S3 adapter for [`DocumentStore`].
+/// The S3 adapter for [`FileStore`].
 #[derive(Clone, Debug)]
-pub struct S3DocumentStore {
+pub struct S3FileStore {
     client: Client,
     settings: S3Settings,
 }
@@ -71,12 +71,12 @@ pub fn content_disposition(file_name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-impl S3DocumentStore {
-    pub fn new(config: &aws_config::SdkConfig, settings: S3Settings) -> S3DocumentStore {
+impl S3FileStore {
+    pub fn new(config: &aws_config::SdkConfig, settings: S3Settings) -> S3FileStore {
         let s3_config = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(settings.force_path_style)
             .build();
-        S3DocumentStore {
+        S3FileStore {
             client: Client::from_conf(s3_config),
             settings,
         }
@@ -90,7 +90,7 @@ impl S3DocumentStore {
     /// and never beyond the signing credentials' own expiry — a Lambda role's are short).
     /// Hand it out on each request; never store it.
     pub async fn presigned_get(&self, key: &str, ttl: Duration) -> Result<String, StoreError> {
-        check_document_key(key)?;
+        check_file_key(key)?;
         let presigning = PresigningConfig::expires_in(ttl)
             .map_err(|e| StoreError::Unavailable(format!("presigning for {ttl:?}: {e}")))?;
         let request = self
@@ -106,15 +106,15 @@ impl S3DocumentStore {
 }
 
 #[async_trait]
-impl DocumentStore for S3DocumentStore {
-    async fn put_document(
+impl FileStore for S3FileStore {
+    async fn put_file(
         &self,
         key: &str,
         bytes: Vec<u8>,
         content_type: &str,
         file_name: &str,
     ) -> Result<(), StoreError> {
-        check_document_key(key)?;
+        check_file_key(key)?;
         let mut request = self
             .client
             .put_object()
@@ -138,8 +138,8 @@ impl DocumentStore for S3DocumentStore {
         Ok(())
     }
 
-    async fn document(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        check_document_key(key)?;
+    async fn file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_file_key(key)?;
         let result = self
             .client
             .get_object()
@@ -170,12 +170,12 @@ mod tests {
     #[test]
     fn keys_are_checked_like_the_file_store() {
         for good in ["a", "tenants/t/invoices/i/RE-2026-00001.pdf", "a/b.c/d"] {
-            assert!(check_document_key(good).is_ok(), "{good}");
+            assert!(check_file_key(good).is_ok(), "{good}");
         }
         for bad in [
             "", "/a", "a//b", "a/", "a/../b", "./a", "a\\b", "a\0b", "..",
         ] {
-            assert!(check_document_key(bad).is_err(), "{bad:?}");
+            assert!(check_file_key(bad).is_err(), "{bad:?}");
         }
     }
 

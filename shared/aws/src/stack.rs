@@ -1,45 +1,52 @@
-//! The event routing of the deployed stack, defined once: which domain events go through which
-//! queue to which worker function.
+//! The work routing of the deployed stack, defined once: which jobs go through which queue to
+//! which worker function. A due job is handed out as the event `job.<kind>`.
 //!
 //! `infra/template.yaml` declares one EventBridge rule, one SQS queue (with a dead-letter
 //! queue) and one worker function per [`WorkRoute`]; `tests/template.rs` checks the template
 //! against [`ROUTES`] (patterns, queue wiring, worker binaries) and the end-to-end test builds
 //! the same routes on moto from here, so the two cannot drift.
 
-use faktura_domain::events::{EVENT_SOURCE, EventType};
+use faktura_domain::events::EVENT_SOURCE;
+use faktura_domain::jobs::JobKind;
 
-/// One hop of the workflow: events of `event_types` on the bus → a queue → `worker`.
+/// One hop of the workflow: jobs of `job_kinds` (their events on the bus) → a queue → `worker`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkRoute {
     /// Short name; the template's logical ids are derived from it (`Issue` → `IssueRule`,
     /// `IssueQueue`, `IssueDeadLetterQueue`, `IssueWorkerFunction`).
     pub name: &'static str,
-    pub event_types: &'static [EventType],
+    pub job_kinds: &'static [JobKind],
     /// The worker's binary (cargo-lambda `BuildProperties.Binary`).
     pub worker: &'static str,
 }
 
 impl WorkRoute {
+    /// The detail types the rule matches: `job.<kind>` for each kind.
+    pub fn event_types(&self) -> Vec<String> {
+        self.job_kinds.iter().map(|k| k.event_type()).collect()
+    }
+
     /// The rule's event pattern: Faktura's source and these detail types.
     pub fn event_pattern(&self) -> serde_json::Value {
         serde_json::json!({
             "source": [EVENT_SOURCE],
-            "detail-type": self.event_types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            "detail-type": self.event_types(),
         })
     }
 }
 
-/// `booking.received` → issue worker (numbers the invoice, renders and stores the PDF).
+/// Booking events and rendering → issue worker (numbers documents, records payments and
+/// credit notes, renders and stores PDFs and XML: the one function that links typst).
 pub const ISSUE_ROUTE: WorkRoute = WorkRoute {
     name: "Issue",
-    event_types: &[EventType::BookingReceived],
+    job_kinds: &[JobKind::ApplyBookingEvents, JobKind::RenderDocument],
     worker: "faktura-issue-worker",
 };
 
-/// `invoice.issued` → mail worker (sends the invoice email through SES).
+/// Deliveries → mail worker (sends documents through SES).
 pub const MAIL_ROUTE: WorkRoute = WorkRoute {
     name: "Mail",
-    event_types: &[EventType::InvoiceIssued],
+    job_kinds: &[JobKind::DeliverDocument],
     worker: "faktura-mail-worker",
 };
 
@@ -58,14 +65,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_event_a_worker_acts_on_has_exactly_one_route() {
-        for t in [EventType::BookingReceived, EventType::InvoiceIssued] {
-            let n = ROUTES.iter().filter(|r| r.event_types.contains(&t)).count();
-            assert_eq!(n, 1, "{t:?}");
+    fn every_job_kind_has_exactly_one_route() {
+        for k in JobKind::ALL {
+            let n = ROUTES.iter().filter(|r| r.job_kinds.contains(&k)).count();
+            assert_eq!(n, 1, "{k:?}");
         }
         assert_eq!(
-            ISSUE_ROUTE.event_pattern(),
-            serde_json::json!({"source": ["faktura"], "detail-type": ["booking.received"]})
+            MAIL_ROUTE.event_pattern(),
+            serde_json::json!({"source": ["faktura"], "detail-type": ["job.deliver_document"]})
         );
     }
 }

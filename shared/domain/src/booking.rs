@@ -1,30 +1,21 @@
-//! The booking webhook payload: parsed from raw JSON into a validated [`Booking`].
-//!
-//! Two kinds of rejection: a body that is not JSON or does not fit the schema (wrong type,
-//! missing field) is `400 invalid_json`/`schema_violation`; a well-formed booking that we cannot
-//! accept (no items, unknown currency, bad country...) is `422`. Amounts and quantities may be
-//! strings or JSON numbers; numbers are read from their exact source text, never via f64.
+//! Bookings: what a booking platform tells us, as typed values (the JSON wire format and its
+//! validation live in the HTTP layer). A booking is the *source* of documents: its events —
+//! created, paid, cancelled, updated — are recorded in order on its [`BookingRecord`] and
+//! applied by a job, each at most once.
 
-use std::str::FromStr;
-
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
-use crate::error::{AppError, ErrorKind};
-use crate::model::{EInvoiceFormat, PostalAddress, PriceBasis, ServicePeriod, VatCategory};
-use crate::money::{Currency, VatRate, parse_exact_decimal, shorten};
-use crate::values::{CountryCode, EmailAddress, Id, Language, VatId};
+use crate::model::{
+    Billing, EInvoiceFormat, PostalAddress, PriceBasis, ServicePeriod, VatCategory,
+};
+use crate::money::{Amount, Currency, VatRate};
+use crate::values::{EmailAddress, Id, Language, VatId};
 
 pub const MAX_ITEMS: usize = 1000;
 
-/// Event types the booking webhook knows.
-pub const BOOKING_CREATED: &str = "booking.created";
-const KNOWN_LATER: [&str; 2] = ["booking.paid", "booking.cancelled"];
-
-/// A validated booking, as stored in the booking record and used to issue the invoice.
+/// A validated booking: the content its documents are made from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Booking {
     pub id: Id,
@@ -78,676 +69,328 @@ pub struct BookingItem {
     pub service: Option<ServicePeriod>,
 }
 
-// ---- wire format -------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    event_type: String,
-    data: Box<RawValue>,
+/// A payment the platform reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentFact {
+    pub paid_at: DateTime<Utc>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub method: Option<String>,
+    pub reference: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct WireBooking {
-    id: String,
-    booked_at: String,
-    currency: String,
-    #[serde(default)]
-    prices: Option<String>,
-    customer: WireCustomer,
-    items: Vec<WireItem>,
-    #[serde(default)]
-    reference: Option<String>,
-    #[serde(default)]
-    note: Option<String>,
+/// One booked item to cancel, by its index in the booking's items (0-based).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelledItem {
+    pub index: usize,
+    #[serde(with = "crate::money::decimal_string")]
+    pub quantity: Decimal,
 }
 
-#[derive(Deserialize)]
-struct WireCustomer {
-    #[serde(default)]
-    id: Option<String>,
-    name: String,
-    #[serde(default)]
-    company: Option<String>,
-    email: String,
-    #[serde(default)]
-    language: Option<String>,
-    #[serde(default)]
-    vat_id: Option<String>,
-    address: WireAddress,
-    #[serde(default)]
-    einvoice: Option<String>,
-    #[serde(default)]
-    leitweg_id: Option<String>,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    pub cancelled_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    /// `None`: the whole booking.
+    pub items: Option<Vec<CancelledItem>>,
 }
 
-#[derive(Deserialize)]
-struct WireAddress {
-    line1: String,
-    #[serde(default)]
-    line2: Option<String>,
-    postal_code: String,
-    city: String,
-    country: String,
+/// What a platform can tell us about a booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BookingEvent {
+    Created {
+        booking: Booking,
+        /// `None`: the tenant's default.
+        billing: Option<Billing>,
+    },
+    Paid {
+        booking_id: Id,
+        payment: PaymentFact,
+    },
+    Cancelled {
+        booking_id: Id,
+        cancellation: Cancellation,
+    },
+    Updated {
+        booking: Booking,
+    },
 }
 
-#[derive(Deserialize)]
-struct WireItem {
-    description: String,
-    quantity: ExactDecimal,
-    #[serde(default)]
-    unit: Option<String>,
-    unit_price: ExactDecimal,
-    #[serde(default)]
-    vat_rate: Option<ExactDecimal>,
-    #[serde(default)]
-    vat_category: Option<String>,
-    #[serde(default)]
-    service_date: Option<String>,
-    #[serde(default)]
-    service_period: Option<WirePeriod>,
-}
-
-#[derive(Deserialize)]
-struct WirePeriod {
-    start: String,
-    end: String,
-}
-
-/// A decimal given as a JSON string or number, kept as its exact source text.
-struct ExactDecimal(String);
-
-impl<'de> Deserialize<'de> for ExactDecimal {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(d)?;
-        let text = raw.get().trim();
-        if let Some(quoted) = text.strip_prefix('"') {
-            let s: String = serde_json::from_str(text).map_err(serde::de::Error::custom)?;
-            let _ = quoted;
-            Ok(ExactDecimal(s))
-        } else if text.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']) {
-            Ok(ExactDecimal(text.to_string()))
-        } else {
-            Err(serde::de::Error::custom(
-                "expected a decimal number as a string or JSON number",
-            ))
-        }
-    }
-}
-
-impl ExactDecimal {
-    /// The value of the source text, exactly: more than `max_scale` decimal places (or more
-    /// digits than a decimal holds) is refused, never rounded.
-    fn parse(&self, field: &str, max_scale: u32) -> Result<Decimal, AppError> {
-        let text = self.0.trim();
-        let value = parse_exact_decimal(text, max_scale).map_err(|e| {
-            AppError::invalid(
-                field,
-                format!("{e} (at most {max_scale} decimal places are allowed)"),
-            )
-        })?;
-        if value.abs() > Decimal::from(1_000_000_000i64) {
-            return Err(AppError::invalid(
-                field,
-                format!("'{}' is too large", shorten(text)),
-            ));
-        }
-        Ok(value.normalize())
-    }
-}
-
-/// Parses JSON into `T`, reporting schema errors with the JSON path of the field to blame.
-fn from_json<T: DeserializeOwned>(json: &str, prefix: &str) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_str(json);
-    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    match result {
-        Ok(value) => {
-            de.end().map_err(|e| {
-                AppError::new(
-                    ErrorKind::BadRequest,
-                    "invalid_json",
-                    format!("invalid JSON: {e}"),
-                )
-            })?;
-            Ok(value)
-        }
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                return Err(AppError::new(
-                    ErrorKind::BadRequest,
-                    "invalid_json",
-                    format!("invalid JSON: {inner}"),
-                ));
+impl BookingEvent {
+    pub fn booking_id(&self) -> &Id {
+        match self {
+            BookingEvent::Created { booking, .. } | BookingEvent::Updated { booking } => {
+                &booking.id
             }
-            let field = match (prefix.is_empty(), path.as_str()) {
-                (_, ".") => prefix.to_string(),
-                (true, p) => p.to_string(),
-                (false, p) => format!("{prefix}.{p}"),
-            };
-            let mut e = AppError::new(
-                ErrorKind::BadRequest,
-                "schema_violation",
-                format!("{inner}"),
-            );
-            if !field.is_empty() {
-                e = e.with_field(field);
+            BookingEvent::Paid { booking_id, .. } | BookingEvent::Cancelled { booking_id, .. } => {
+                booking_id
             }
-            Err(e)
         }
     }
-}
 
-/// Reads the webhook body: the event type, then (for `booking.created`) the booking.
-pub fn parse_booking_event(body: &[u8]) -> Result<Booking, AppError> {
-    let text = std::str::from_utf8(body).map_err(|_| {
-        AppError::new(
-            ErrorKind::BadRequest,
-            "invalid_json",
-            "the body is not UTF-8",
-        )
-    })?;
-    let envelope: Envelope = from_json(text, "")?;
-    if envelope.event_type != BOOKING_CREATED {
-        let message = if KNOWN_LATER.contains(&envelope.event_type.as_str()) {
-            format!("event type '{}' is not supported yet", envelope.event_type)
-        } else {
-            format!("unknown event type '{}'", envelope.event_type)
-        };
-        return Err(
-            AppError::new(ErrorKind::Unprocessable, "unsupported_event", message)
-                .with_field("type"),
-        );
-    }
-    let wire: WireBooking = from_json(envelope.data.get(), "data")?;
-    validate(wire)
-}
-
-fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<String, AppError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(AppError::invalid(field, "must not be empty"));
-    }
-    if trimmed.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("at most {max} characters"),
-        ));
-    }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
-    {
-        return Err(AppError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(trimmed.to_string())
-}
-
-fn optional_text(
-    field: &str,
-    value: Option<String>,
-    max: usize,
-    multiline: bool,
-) -> Result<Option<String>, AppError> {
-    match value {
-        Some(v) if !v.trim().is_empty() => text(field, v, max, multiline).map(Some),
-        _ => Ok(None),
-    }
-}
-
-fn parsed<T: FromStr<Err = crate::money::ValueError>>(
-    field: &str,
-    value: &str,
-) -> Result<T, AppError> {
-    value
-        .parse()
-        .map_err(|e: crate::money::ValueError| AppError::invalid(field, e.0))
-}
-
-/// A Leitweg-ID: coarse address (2 to 12 digits), optional fine address (up to 30 letters or
-/// digits), check digits per ISO 7064 MOD 97-10, joined by hyphens (e.g. `04011000-1234512345-06`).
-pub fn leitweg_id(field: &str, value: &str) -> Result<String, AppError> {
-    let id = value.trim().to_ascii_uppercase();
-    let bad = |why: &str| {
-        AppError::invalid(
-            field,
-            format!("'{}' is not a Leitweg-ID: {why}", shorten(value)),
-        )
-    };
-    let parts: Vec<&str> = id.split('-').collect();
-    let (coarse, fine, check) = match parts.as_slice() {
-        [coarse, check] => (*coarse, "", *check),
-        [coarse, fine, check] => (*coarse, *fine, *check),
-        _ => return Err(bad("expected coarse-fine-check or coarse-check")),
-    };
-    if !(2..=12).contains(&coarse.len()) || !coarse.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad("the coarse address is 2 to 12 digits"));
-    }
-    if fine.len() > 30 || !fine.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(bad("the fine address is up to 30 letters or digits"));
-    }
-    if check.len() != 2 || !check.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad("the check digits are two digits"));
-    }
-    // ISO 7064 MOD 97-10 over coarse+fine with letters as 10..35, as for IBANs.
-    let mut remainder: u32 = 0;
-    for c in coarse.chars().chain(fine.chars()).chain("00".chars()) {
-        let v = c.to_digit(36).unwrap_or(0);
-        for d in v.to_string().chars() {
-            remainder = (remainder * 10 + d.to_digit(10).unwrap_or(0)) % 97;
+    /// The event type as the webhook names it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            BookingEvent::Created { .. } => "booking.created",
+            BookingEvent::Paid { .. } => "booking.paid",
+            BookingEvent::Cancelled { .. } => "booking.cancelled",
+            BookingEvent::Updated { .. } => "booking.updated",
         }
     }
-    if format!("{:02}", 98 - remainder) != check {
-        return Err(bad("the check digits do not match"));
-    }
-    Ok(id)
-}
 
-fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        AppError::invalid(
-            field,
-            format!("'{}' is not a date (YYYY-MM-DD)", shorten(value)),
-        )
-    })
-}
-
-fn validate(w: WireBooking) -> Result<Booking, AppError> {
-    let id: Id = parsed("data.id", &w.id)?;
-    let booked_at = DateTime::parse_from_rfc3339(&w.booked_at)
-        .map_err(|_| {
-            AppError::invalid(
-                "data.booked_at",
-                format!("'{}' is not an RFC 3339 timestamp", shorten(&w.booked_at)),
-            )
-        })?
-        .with_timezone(&Utc);
-    let currency: Currency = w.currency.parse().map_err(|e: crate::money::ValueError| {
-        AppError::new(ErrorKind::Unprocessable, "unknown_currency", e.0).with_field("data.currency")
-    })?;
-    let prices = match w.prices.as_deref() {
-        None => None,
-        Some("net") => Some(PriceBasis::Net),
-        Some("gross") => Some(PriceBasis::Gross),
-        Some(other) => {
-            return Err(AppError::invalid(
-                "data.prices",
-                format!("'{}' must be 'net' or 'gross'", shorten(other)),
-            ));
-        }
-    };
-
-    let c = w.customer;
-    let country: CountryCode =
-        c.address
-            .country
-            .parse()
-            .map_err(|e: crate::money::ValueError| {
-                AppError::new(ErrorKind::Unprocessable, "invalid_country", e.0)
-                    .with_field("data.customer.address.country")
-            })?;
-    let vat_id = match c.vat_id.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => Some(parsed::<VatId>("data.customer.vat_id", v)?),
-        _ => None,
-    };
-    let customer = BookingCustomer {
-        external_id: match c.id.as_deref() {
-            Some(v) => Some(parsed("data.customer.id", v)?),
-            None => None,
-        },
-        name: text("data.customer.name", c.name, 200, false)?,
-        company: optional_text("data.customer.company", c.company, 200, false)?,
-        email: parsed("data.customer.email", &c.email)?,
-        language: match c.language.as_deref() {
-            Some(v) => Some(parsed("data.customer.language", v)?),
-            None => None,
-        },
-        vat_id,
-        einvoice: match c.einvoice.as_deref() {
-            None => None,
-            Some("pdf") => Some(EInvoiceFormat::Pdf),
-            Some("zugferd") => Some(EInvoiceFormat::Zugferd),
-            Some("xrechnung") => Some(EInvoiceFormat::Xrechnung),
-            Some(other) => {
-                return Err(AppError::invalid(
-                    "data.customer.einvoice",
-                    format!(
-                        "'{}' must be one of pdf, zugferd, xrechnung",
-                        shorten(other)
-                    ),
-                ));
-            }
-        },
-        leitweg_id: match c.leitweg_id.as_deref().map(str::trim) {
-            Some(v) if !v.is_empty() => Some(leitweg_id("data.customer.leitweg_id", v)?),
-            _ => None,
-        },
-        address: PostalAddress {
-            line1: text("data.customer.address.line1", c.address.line1, 200, false)?,
-            line2: optional_text("data.customer.address.line2", c.address.line2, 200, false)?,
-            postal_code: text(
-                "data.customer.address.postal_code",
-                c.address.postal_code,
-                20,
-                false,
-            )?,
-            city: text("data.customer.address.city", c.address.city, 100, false)?,
-            country,
-        },
-    };
-
-    if w.items.is_empty() {
-        return Err(AppError::new(
-            ErrorKind::Unprocessable,
-            "no_items",
-            "a booking needs at least one item",
-        )
-        .with_field("data.items"));
-    }
-    if w.items.len() > MAX_ITEMS {
-        return Err(AppError::invalid(
-            "data.items",
-            format!("at most {MAX_ITEMS} items per booking"),
-        ));
-    }
-    let mut items = Vec::with_capacity(w.items.len());
-    for (i, item) in w.items.into_iter().enumerate() {
-        let f = |name: &str| format!("data.items[{i}].{name}");
-        let quantity = item.quantity.parse(&f("quantity"), 4)?;
-        if quantity <= Decimal::ZERO {
-            return Err(AppError::invalid(
-                f("quantity"),
-                "must be greater than zero",
-            ));
-        }
-        let unit = item.unit.unwrap_or_else(|| "C62".to_string());
-        if unit.is_empty() || unit.len() > 3 || !unit.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(AppError::invalid(
-                f("unit"),
-                format!(
-                    "'{}' is not a UN/ECE Recommendation 20 unit code",
-                    shorten(&unit)
+    /// The business fact the event states, as a key: the same fact reported twice (under
+    /// another delivery id) is recognised as one. A payment is the same payment by its
+    /// reference, else by instant, amount and method.
+    pub fn fact(&self) -> String {
+        let hash = |text: &str| crate::ports::sha256_hex(text.as_bytes());
+        match self {
+            BookingEvent::Created { .. } => "created".to_string(),
+            BookingEvent::Paid { payment, .. } => match &payment.reference {
+                Some(r) => format!("paid:ref:{}", hash(r)),
+                None => format!(
+                    "paid:{}",
+                    hash(&format!(
+                        "{}|{}|{}|{}",
+                        payment.paid_at.to_rfc3339(),
+                        payment.amount,
+                        payment.currency,
+                        payment.method.as_deref().unwrap_or("")
+                    ))
                 ),
-            ));
-        }
-        let vat_rate = match &item.vat_rate {
-            Some(r) => {
-                let value = r.parse(&f("vat_rate"), 2)?;
-                Some(VatRate::new(value).map_err(|e| AppError::invalid(f("vat_rate"), e.0))?)
-            }
-            None => None,
-        };
-        let vat_category = match item.vat_category.as_deref() {
-            Some(code) => Some(VatCategory::parse(code).ok_or_else(|| {
-                AppError::invalid(
-                    f("vat_category"),
-                    format!("'{}' is not one of S, Z, E, AE, K, G, O", shorten(code)),
+            },
+            BookingEvent::Cancelled { cancellation, .. } => {
+                format!(
+                    "cancelled:{}",
+                    hash(&serde_json::to_string(cancellation).unwrap_or_default())
                 )
-            })?),
-            None => None,
-        };
-        let service = match (item.service_date, item.service_period) {
-            (Some(_), Some(_)) => {
-                return Err(AppError::invalid(
-                    f("service_period"),
-                    "give service_date or service_period, not both",
-                ));
             }
-            (Some(d), None) => Some(ServicePeriod::day(date(&f("service_date"), &d)?)),
-            (None, Some(p)) => {
-                let start = date(&f("service_period.start"), &p.start)?;
-                let end = date(&f("service_period.end"), &p.end)?;
-                if end < start {
-                    return Err(AppError::invalid(
-                        f("service_period.end"),
-                        "the period ends before it starts",
-                    ));
-                }
-                Some(ServicePeriod { start, end })
-            }
-            (None, None) => None,
-        };
-        items.push(BookingItem {
-            description: text(&f("description"), item.description, 1000, true)?,
-            quantity,
-            unit,
-            unit_price: item.unit_price.parse(&f("unit_price"), 4)?,
-            vat_rate,
-            vat_category,
-            service,
-        });
+            BookingEvent::Updated { booking } => format!("updated:{}", booking_hash(booking)),
+        }
     }
-
-    Ok(Booking {
-        id,
-        booked_at,
-        currency,
-        prices,
-        customer,
-        items,
-        reference: optional_text("data.reference", w.reference, 200, false)?,
-        note: optional_text("data.note", w.note, 2000, true)?,
-    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A stable fingerprint of a validated booking, to tell a retry from a different booking that
+/// reuses the id.
+pub fn booking_hash(booking: &Booking) -> String {
+    crate::ports::sha256_hex(&serde_json::to_vec(booking).unwrap_or_default())
+}
 
-    pub(crate) const SAMPLE: &str = r#"{ "type": "booking.created",
-      "data": {
-        "id": "bk_1001", "booked_at": "2026-11-20T10:15:00Z", "currency": "EUR", "prices": "gross",
-        "customer": { "id": "cus_42", "name": "Erika Mustermann", "company": null,
-          "email": "erika@example.org", "language": "de", "vat_id": null,
-          "address": { "line1": "Hauptstr. 5", "line2": null, "postal_code": "10115",
-                       "city": "Berlin", "country": "DE" } },
-        "items": [ { "description": "Yoga Basics, 10 lessons", "quantity": "1", "unit": "C62",
-                     "unit_price": "119.00", "vat_rate": "19", "service_date": "2026-12-01" } ],
-        "reference": "PO-7781", "note": null } }"#;
+/// Where a recorded event is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EventState {
+    /// Recorded; its job applies it.
+    Pending,
+    /// Waits for `booking.created` (it came first); applied right after it.
+    Held,
+    Applied {
+        at: DateTime<Utc>,
+    },
+    /// Could not be applied (e.g. a payment in another currency, a cancellation of a
+    /// cancelled booking); the reason is kept for the API.
+    Rejected {
+        code: String,
+        message: String,
+    },
+}
 
-    fn with(replace: &str, by: &str) -> Result<Booking, AppError> {
-        assert!(SAMPLE.contains(replace), "{replace}");
-        parse_booking_event(SAMPLE.replace(replace, by).as_bytes())
-    }
+/// One event as recorded on its booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    /// 1, 2, ... in the order received.
+    pub seq: u32,
+    pub event: BookingEvent,
+    pub fact: String,
+    /// SHA-256 of the event as validated; the same fact with other content is a conflict.
+    pub payload_hash: String,
+    /// The webhook delivery (`webhook-id`) that brought it.
+    pub delivery_id: Option<String>,
+    pub received_at: DateTime<Utc>,
+    /// Chosen at intake for the document this event makes (invoice, proforma, final invoice,
+    /// credit note), so every retry of the delivery answers with the same id.
+    pub document_id: Option<Id>,
+    pub state: EventState,
+}
 
-    #[test]
-    fn parses_the_documented_sample() {
-        let b = parse_booking_event(SAMPLE.as_bytes()).unwrap();
-        assert_eq!(b.id.as_str(), "bk_1001");
-        assert_eq!(b.items[0].unit_price.to_string(), "119");
-        assert_eq!(b.customer.key(), "ext:cus_42");
-        assert_eq!(b.prices, Some(PriceBasis::Gross));
-    }
+/// The documents a booking has made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingDocuments {
+    pub proforma: Option<Id>,
+    /// The invoice in force (the latest after an update).
+    pub invoice: Option<Id>,
+    /// Every invoice it had, oldest first.
+    #[serde(default)]
+    pub invoices: Vec<Id>,
+    #[serde(default)]
+    pub credit_notes: Vec<Id>,
+}
 
-    #[test]
-    fn json_numbers_are_read_exactly() {
-        let b = with(
-            r#""unit_price": "119.00""#,
-            r#""unit_price": 0.1000000000000000055511151231257827"#,
-        );
-        // More than 4 decimals is refused rather than silently rounded.
-        assert_eq!(
-            b.unwrap_err().field.as_deref(),
-            Some("data.items[0].unit_price")
-        );
-        let b = with(r#""unit_price": "119.00""#, r#""unit_price": 19.99"#).unwrap();
-        assert_eq!(b.items[0].unit_price.to_string(), "19.99");
-        let b = with(r#""quantity": "1""#, r#""quantity": 2.5"#).unwrap();
-        assert_eq!(b.items[0].quantity.to_string(), "2.5");
-    }
+/// A booking with its events, written by the webhook and by the job that applies them. Its
+/// `version` is the optimistic lock: events are appended and applied one change at a time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BookingRecord {
+    pub tenant_id: Id,
+    pub booking_id: Id,
+    pub version: u64,
+    /// The booking's content (the latest, after updates); `None` until `booking.created`.
+    pub content: Option<Booking>,
+    pub billing: Billing,
+    pub events: Vec<RecordedEvent>,
+    pub documents: BookingDocuments,
+    pub received_at: DateTime<Utc>,
+}
 
-    #[test]
-    fn over_precise_numbers_are_refused_not_rounded() {
-        // The parser once rounded to 28 digits before the decimal-places check saw the value.
-        let tiny = format!("\"unit_price\": 0.{}1", "0".repeat(59));
-        let almost = format!("\"unit_price\": \"19.99{}1\"", "0".repeat(40));
-        let rate = format!("\"vat_rate\": 19.{}1", "0".repeat(40));
-        let qty = format!("\"quantity\": 1.{}1", "0".repeat(30));
-        for (from, to, field) in [
-            (
-                r#""unit_price": "119.00""#,
-                tiny.as_str(),
-                "data.items[0].unit_price",
-            ),
-            (
-                r#""unit_price": "119.00""#,
-                almost.as_str(),
-                "data.items[0].unit_price",
-            ),
-            (
-                r#""vat_rate": "19""#,
-                rate.as_str(),
-                "data.items[0].vat_rate",
-            ),
-            (r#""quantity": "1""#, qty.as_str(), "data.items[0].quantity"),
-            (
-                r#""unit_price": "119.00""#,
-                r#""unit_price": 1e-30"#,
-                "data.items[0].unit_price",
-            ),
-            (
-                r#""unit_price": "119.00""#,
-                r#""unit_price": 1e40"#,
-                "data.items[0].unit_price",
-            ),
-        ] {
-            let e = with(from, to).unwrap_err();
-            assert_eq!(
-                (e.kind, e.code),
-                (ErrorKind::Unprocessable, "invalid_value"),
-                "{to}"
-            );
-            assert_eq!(e.field.as_deref(), Some(field), "{to}");
-        }
-        // Trailing zeros and exponents that land within 4 places are exact, so they are fine.
-        let b = with(r#""unit_price": "119.00""#, r#""unit_price": 1.19e2"#).unwrap();
-        assert_eq!(b.items[0].unit_price.to_string(), "119");
-        let b = with(
-            r#""unit_price": "119.00""#,
-            &format!("\"unit_price\": 19.99{}", "0".repeat(60)),
-        )
-        .unwrap();
-        assert_eq!(b.items[0].unit_price.to_string(), "19.99");
-    }
-
-    #[test]
-    fn non_ascii_vat_ids_are_refused_not_a_panic() {
-        for odd in [
-            "É12345678",
-            "DE 123 456 78€",
-            "DE\u{3000}123456789",
-            "ÖSTERREICH",
-        ] {
-            let e = with(
-                r#""vat_id": null"#,
-                &format!("\"vat_id\": {}", serde_json::to_string(odd).unwrap()),
-            )
-            .unwrap_err();
-            assert_eq!(e.field.as_deref(), Some("data.customer.vat_id"), "{odd}");
+impl BookingRecord {
+    pub fn new(
+        tenant_id: &Id,
+        booking_id: &Id,
+        billing: Billing,
+        now: DateTime<Utc>,
+    ) -> BookingRecord {
+        BookingRecord {
+            tenant_id: tenant_id.clone(),
+            booking_id: booking_id.clone(),
+            version: 0,
+            content: None,
+            billing,
+            events: Vec::new(),
+            documents: BookingDocuments::default(),
+            received_at: now,
         }
     }
 
-    #[test]
-    fn schema_errors_are_400_with_a_field() {
-        let e = with(r#""city": "Berlin""#, r#""city": 5"#).unwrap_err();
-        assert_eq!(
-            (e.kind, e.code),
-            (ErrorKind::BadRequest, "schema_violation")
-        );
-        assert_eq!(e.field.as_deref(), Some("data.customer.address.city"));
-        let e = parse_booking_event(b"{not json").unwrap_err();
-        assert_eq!(e.code, "invalid_json");
-        let e = with(r#""quantity": "1""#, r#""quantity": true"#).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::BadRequest);
-        assert_eq!(e.field.as_deref(), Some("data.items[0].quantity"));
+    /// The event already recorded for this delivery id or this fact.
+    pub fn recorded(&self, delivery_id: Option<&str>, fact: &str) -> Option<&RecordedEvent> {
+        self.events
+            .iter()
+            .find(|e| delivery_id.is_some_and(|d| e.delivery_id.as_deref() == Some(d)))
+            .or_else(|| self.events.iter().find(|e| e.fact == fact))
     }
 
-    #[test]
-    fn semantic_errors_are_422_with_a_field() {
-        let cases = [
-            (
-                r#""currency": "EUR""#,
-                r#""currency": "XYZ""#,
-                "data.currency",
-            ),
-            (
-                r#""country": "DE""#,
-                r#""country": "Germany""#,
-                "data.customer.address.country",
-            ),
-            (
-                r#""email": "erika@example.org""#,
-                r#""email": "erika""#,
-                "data.customer.email",
-            ),
-            (
-                r#""quantity": "1""#,
-                r#""quantity": "0""#,
-                "data.items[0].quantity",
-            ),
-            (
-                r#""quantity": "1""#,
-                r#""quantity": "abc""#,
-                "data.items[0].quantity",
-            ),
-            (
-                r#""vat_rate": "19""#,
-                r#""vat_rate": "150""#,
-                "data.items[0].vat_rate",
-            ),
-            (
-                r#""service_date": "2026-12-01""#,
-                r#""service_date": "01.12.2026""#,
-                "data.items[0].service_date",
-            ),
-            (
-                r#""name": "Erika Mustermann""#,
-                r#""name": "  ""#,
-                "data.customer.name",
-            ),
-            (r#""id": "bk_1001""#, r#""id": "../../x""#, "data.id"),
-        ];
-        for (from, to, field) in cases {
-            let e = with(from, to).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Unprocessable, "{to}");
-            assert_eq!(e.field.as_deref(), Some(field), "{to}");
-        }
-        let e = with(r#""items": [ {"#, r#""items": [], "x": [ {"#).unwrap_err();
-        assert_eq!(e.code, "no_items");
+    /// Events still to apply, in the order they apply: `booking.created` first (a payment
+    /// that arrived before it waited for it), then the others as received.
+    pub fn unapplied(&self) -> Vec<&RecordedEvent> {
+        let mut events: Vec<&RecordedEvent> = self
+            .events
+            .iter()
+            .filter(|e| matches!(e.state, EventState::Pending | EventState::Held))
+            .collect();
+        events.sort_by_key(|e| (!matches!(e.event, BookingEvent::Created { .. }), e.seq));
+        events
     }
 
-    #[test]
-    fn leitweg_ids() {
-        for ok in [
-            "04011000-1234512345-06",
-            "991-33333TEST-33",
-            "04011000-12345-03",
-            "991-33333test-33",
-        ] {
-            assert!(leitweg_id("f", ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "04011000-1234512345-07",
-            "x-1-06",
-            "1-06",
-            "04011000",
-            "0401-12345-6",
-            "04011000-12_45-03",
-        ] {
-            assert!(leitweg_id("f", bad).is_err(), "{bad}");
-        }
+    pub fn is_created(&self) -> bool {
+        self.content.is_some()
     }
 
-    #[test]
-    fn later_event_types_are_unsupported() {
-        let e = with(r#""type": "booking.created""#, r#""type": "booking.paid""#).unwrap_err();
-        assert_eq!(
-            (e.kind, e.code),
-            (ErrorKind::Unprocessable, "unsupported_event")
-        );
+    pub fn next_seq(&self) -> u32 {
+        self.events.iter().map(|e| e.seq).max().unwrap_or(0) + 1
+    }
+}
+
+/// Release 1 stored one record per booking: the booking, its status and the pre-chosen
+/// invoice id. Both shapes read.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredRecord {
+    Current {
+        tenant_id: Id,
+        booking_id: Id,
+        version: u64,
+        content: Option<Booking>,
+        #[serde(default)]
+        billing: Billing,
+        events: Vec<RecordedEvent>,
+        #[serde(default)]
+        documents: BookingDocuments,
+        received_at: DateTime<Utc>,
+    },
+    Release1 {
+        tenant_id: Id,
+        booking_id: Id,
+        payload_hash: String,
+        invoice_id: Id,
+        booking: Booking,
+        status: Release1Status,
+        received_at: DateTime<Utc>,
+    },
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Release1Status {
+    Received,
+    Invoiced,
+}
+
+impl<'de> Deserialize<'de> for BookingRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match StoredRecord::deserialize(d)? {
+            StoredRecord::Current {
+                tenant_id,
+                booking_id,
+                version,
+                content,
+                billing,
+                events,
+                documents,
+                received_at,
+            } => BookingRecord {
+                tenant_id,
+                booking_id,
+                version,
+                content,
+                billing,
+                events,
+                documents,
+                received_at,
+            },
+            StoredRecord::Release1 {
+                tenant_id,
+                booking_id,
+                payload_hash,
+                invoice_id,
+                booking,
+                status,
+                received_at,
+            } => {
+                let invoiced = status == Release1Status::Invoiced;
+                BookingRecord {
+                    tenant_id,
+                    booking_id,
+                    version: 1,
+                    content: Some(booking.clone()),
+                    billing: Billing::Invoice,
+                    events: vec![RecordedEvent {
+                        seq: 1,
+                        event: BookingEvent::Created {
+                            booking,
+                            billing: Some(Billing::Invoice),
+                        },
+                        fact: "created".into(),
+                        payload_hash,
+                        delivery_id: None,
+                        received_at,
+                        document_id: Some(invoice_id.clone()),
+                        state: if invoiced {
+                            EventState::Applied { at: received_at }
+                        } else {
+                            EventState::Pending
+                        },
+                    }],
+                    documents: BookingDocuments {
+                        invoice: invoiced.then(|| invoice_id.clone()),
+                        invoices: if invoiced {
+                            vec![invoice_id]
+                        } else {
+                            Vec::new()
+                        },
+                        ..BookingDocuments::default()
+                    },
+                    received_at,
+                }
+            }
+        })
     }
 }

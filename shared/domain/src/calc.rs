@@ -142,6 +142,42 @@ pub fn calculate(items: &[PricedItem], basis: PriceBasis) -> Calculation {
     }
 }
 
+/// The VAT breakdown and totals of lines whose net amounts are fixed already (a credit note's
+/// lines, taken from the invoice it corrects): VAT per group on the sum of its line nets, as
+/// for any net-priced document.
+pub fn totals_of_lines(lines: &[InvoiceLine]) -> (Vec<VatBreakdown>, Totals) {
+    let mut groups: BTreeMap<(VatCategory, VatRate), Amount> = BTreeMap::new();
+    for l in lines {
+        *groups
+            .entry((l.vat_category, l.vat_rate))
+            .or_insert(Amount::ZERO) += l.net_amount;
+    }
+    let breakdown: Vec<VatBreakdown> = groups
+        .into_iter()
+        .map(|((category, rate), taxable)| VatBreakdown {
+            category,
+            rate,
+            taxable,
+            vat: vat_of(taxable, rate),
+            exemption_reason: None,
+            exemption_code: None,
+        })
+        .collect();
+    let line_net: Amount = lines.iter().map(|l| l.net_amount).sum();
+    let vat: Amount = breakdown.iter().map(|b| b.vat).sum();
+    let tax_inclusive = line_net + vat;
+    let totals = Totals {
+        line_net,
+        tax_exclusive: line_net,
+        vat,
+        tax_inclusive,
+        prepaid: Amount::ZERO,
+        rounding: Amount::ZERO,
+        amount_due: tax_inclusive,
+    };
+    (breakdown, totals)
+}
+
 /// The net base whose VAT brings it exactly to `gross`, or the closest one below.
 fn base_for_gross(gross: Amount, rate: VatRate) -> Amount {
     let estimate = Amount::round(gross.value() / (Decimal::ONE + rate.fraction()));

@@ -73,7 +73,7 @@ impl std::error::Error for AppError {}
 
 /// Failures of adapters behind the ports. Conditional-write outcomes that the domain acts on
 /// are results, not errors; this is for "the store is down" and broken data.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("storage unavailable: {0}")]
     Unavailable(String),

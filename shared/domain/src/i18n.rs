@@ -291,9 +291,212 @@ pub fn payment_terms(lang: Language, days: u16, due: NaiveDate) -> String {
     }
 }
 
+/// The title and number caption of a document of `kind`. A credit note is a
+/// "Stornorechnung" when it cancels the whole invoice and a "Rechnungskorrektur" otherwise —
+/// never "Gutschrift", which in §14 Abs. 2 UStG means self-billing by the buyer.
+pub fn document_labels(
+    lang: Language,
+    kind: crate::model::DocumentKind,
+    cancels_fully: bool,
+) -> [(&'static str, &'static str); 3] {
+    use crate::model::DocumentKind;
+    let de = lang == Language::De;
+    let pick = |d: &'static str, e: &'static str| if de { d } else { e };
+    match kind {
+        DocumentKind::Invoice => [
+            ("title", pick("Rechnung", "Invoice")),
+            ("number", pick("Rechnungsnummer", "Invoice number")),
+            ("issue_date", pick("Rechnungsdatum", "Invoice date")),
+        ],
+        DocumentKind::Proforma => [
+            ("title", pick("Proforma-Rechnung", "Proforma invoice")),
+            ("number", pick("Proforma-Nummer", "Proforma number")),
+            ("issue_date", pick("Datum", "Date")),
+        ],
+        DocumentKind::CreditNote if cancels_fully => [
+            ("title", pick("Stornorechnung", "Cancellation invoice")),
+            ("number", pick("Nummer", "Number")),
+            ("issue_date", pick("Datum", "Date")),
+        ],
+        DocumentKind::CreditNote => [
+            ("title", pick("Rechnungskorrektur", "Corrected invoice")),
+            ("number", pick("Nummer", "Number")),
+            ("issue_date", pick("Datum", "Date")),
+        ],
+    }
+}
+
+/// The name of a document kind in running text ("Rechnung RE-2026-00001").
+pub fn kind_name(
+    lang: Language,
+    kind: crate::model::DocumentKind,
+    cancels_fully: bool,
+) -> &'static str {
+    document_labels(lang, kind, cancels_fully)[0].1
+}
+
+pub fn proforma_note(lang: Language) -> &'static str {
+    match lang {
+        Language::De => {
+            "Dies ist eine Proforma-Rechnung und keine Rechnung im Sinne des § 14 UStG. Die Rechnung erhalten Sie nach Zahlungseingang."
+        }
+        Language::En => {
+            "This is a proforma invoice, not a tax invoice. You will receive the invoice once your payment has arrived."
+        }
+    }
+}
+
+/// BG-3 in words: which invoice a credit note corrects.
+pub fn corrects_note(lang: Language, number: &str, issued: NaiveDate, fully: bool) -> String {
+    let issued = date(lang, issued);
+    match (lang, fully) {
+        (Language::De, true) => {
+            format!("Storniert die Rechnung {number} vom {issued} vollständig.")
+        }
+        (Language::De, false) => format!("Korrektur der Rechnung {number} vom {issued}."),
+        (Language::En, true) => format!("Cancels invoice {number} of {issued} in full."),
+        (Language::En, false) => format!("Corrects invoice {number} of {issued}."),
+    }
+}
+
+pub fn reason_note(lang: Language, reason: &str) -> String {
+    match lang {
+        Language::De => format!("Grund: {reason}"),
+        Language::En => format!("Reason: {reason}"),
+    }
+}
+
+/// Payment terms of a credit note: nothing is payable by the customer.
+pub fn credit_terms(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Der Betrag wird mit offenen Forderungen verrechnet oder Ihnen erstattet.",
+        Language::En => "The amount is set off against open items or refunded to you.",
+    }
+}
+
+/// A final invoice after a proforma: the payment received is shown as prepaid.
+pub fn follows_proforma_note(lang: Language, number: &str) -> String {
+    match lang {
+        Language::De => format!(
+            "Zur Proforma-Rechnung {number}; erhaltene Zahlungen sind als Anzahlung abgezogen."
+        ),
+        Language::En => format!(
+            "Following proforma invoice {number}; payments received are deducted as prepaid."
+        ),
+    }
+}
+
+pub fn credit_applied_note(lang: Language, amount: &str) -> String {
+    match lang {
+        Language::De => format!("Ihr Guthaben von {amount} ist als Anzahlung verrechnet."),
+        Language::En => format!("Your credit of {amount} is applied as a prepaid amount."),
+    }
+}
+
+pub fn paid_terms(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Der Betrag ist bereits bezahlt.",
+        Language::En => "This amount has been paid already.",
+    }
+}
+
+pub fn prepaid_label(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Bereits gezahlt",
+        Language::En => "Paid in advance",
+    }
+}
+
 pub struct MailText {
     pub subject: String,
     pub body: String,
+}
+
+/// The mail that delivers a document of any kind.
+#[allow(clippy::too_many_arguments)]
+pub fn document_mail(
+    lang: Language,
+    kind: crate::model::DocumentKind,
+    cancels_fully: bool,
+    buyer_name: &str,
+    seller_name: &str,
+    number: &str,
+    amount: &str,
+    due: NaiveDate,
+    with_contract: bool,
+) -> MailText {
+    use crate::model::DocumentKind;
+    if kind == DocumentKind::Invoice && !with_contract {
+        return invoice_mail(lang, buyer_name, seller_name, number, amount, due);
+    }
+    let name = kind_name(lang, kind, cancels_fully);
+    let due = date(lang, due);
+    let (subject, middle) = match (lang, kind) {
+        (Language::De, DocumentKind::Invoice) => (
+            format!("Ihre Rechnung {number} und Ihr Vertrag von {seller_name}"),
+            format!(
+                "vielen Dank für Ihre Zahlung. Anbei erhalten Sie Ihre Rechnung {number} über {amount} und Ihren Vertrag."
+            ),
+        ),
+        (Language::En, DocumentKind::Invoice) => (
+            format!("Your invoice {number} and contract from {seller_name}"),
+            format!(
+                "thank you for your payment. Please find attached invoice {number} over {amount} and your contract."
+            ),
+        ),
+        (Language::De, DocumentKind::Proforma) => (
+            format!("Ihre Proforma-Rechnung {number} von {seller_name}"),
+            format!(
+                "vielen Dank für Ihre Buchung. Anbei erhalten Sie die Proforma-Rechnung {number} über {amount}, zahlbar bis {due}. Nach Zahlungseingang senden wir Ihnen die Rechnung."
+            ),
+        ),
+        (Language::En, DocumentKind::Proforma) => (
+            format!("Your proforma invoice {number} from {seller_name}"),
+            format!(
+                "thank you for your booking. Please find attached proforma invoice {number} over {amount}, payable by {due}. We will send the invoice once your payment has arrived."
+            ),
+        ),
+        (Language::De, DocumentKind::CreditNote) => (
+            format!("{name} {number} von {seller_name}"),
+            format!("anbei erhalten Sie die {name} {number} über {amount}."),
+        ),
+        (Language::En, DocumentKind::CreditNote) => (
+            format!("{name} {number} from {seller_name}"),
+            format!(
+                "please find attached {} {number} over {amount}.",
+                name.to_lowercase()
+            ),
+        ),
+    };
+    let body = match lang {
+        Language::De => format!(
+            "Guten Tag {buyer_name},\r\n\r\n{middle}\r\n\r\nBei Fragen antworten Sie einfach auf diese E-Mail.\r\n\r\nMit freundlichen Grüßen\r\n{seller_name}\r\n"
+        ),
+        Language::En => format!(
+            "Hello {buyer_name},\r\n\r\n{middle}\r\n\r\nIf you have any questions, just reply to this email.\r\n\r\nKind regards\r\n{seller_name}\r\n"
+        ),
+    };
+    MailText { subject, body }
+}
+
+/// Texts of the contract document (the default template prints them).
+pub fn contract_labels(lang: Language) -> Vec<(&'static str, &'static str)> {
+    let de = lang == Language::De;
+    let pick = |d: &'static str, e: &'static str| if de { d } else { e };
+    vec![
+        ("title", pick("Vertrag", "Contract")),
+        ("between", pick("zwischen", "between")),
+        ("and", pick("und", "and")),
+        ("booking", pick("Buchung", "Booking")),
+        ("booked_at", pick("Gebucht am", "Booked on")),
+        ("items", pick("Gebuchte Leistungen", "Booked services")),
+        ("price", pick("Preis", "Price")),
+        ("total", pick("Gesamtpreis", "Total price")),
+        ("invoice", pick("Rechnung", "Invoice")),
+        ("terms", pick("Bedingungen", "Terms")),
+        ("page", pick("Seite", "Page")),
+        ("of", pick("von", "of")),
+    ]
 }
 
 pub fn invoice_mail(

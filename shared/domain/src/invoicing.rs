@@ -4,15 +4,18 @@
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::booking::Booking;
-use crate::calc::{PricedItem, calculate};
+use crate::calc::{PricedItem, calculate, totals_of_lines};
+use crate::document::Document;
 use crate::error::{AppError, ErrorKind};
 use crate::i18n;
 use crate::model::{
-    Buyer, Customer, DocumentKind, EInvoiceFormat, Invoice, ServicePeriod, Tenant, VatBreakdown,
-    VatCategory, VatTreatment,
+    Buyer, Customer, DocumentKind, DocumentSource, EInvoiceFormat, Invoice, InvoiceLine,
+    PrecedingDocument, PriceBasis, ServicePeriod, Tenant, Totals, VatBreakdown, VatCategory,
+    VatTreatment,
 };
-use crate::money::VatRate;
+use crate::money::{Amount, VatRate};
 use crate::values::{Id, InvoiceNumber, Language};
+use rust_decimal::Decimal;
 
 /// Standard-rated (S) VAT rates a seller in this country may charge. Unknown countries: any.
 fn standard_rates(country: &str) -> Option<&'static [&'static str]> {
@@ -178,6 +181,25 @@ pub fn plan_invoice(
     issue_date: NaiveDate,
     issued_at: DateTime<Utc>,
 ) -> Result<InvoicePlan, AppError> {
+    plan_document(
+        tenant,
+        booking,
+        DocumentKind::Invoice,
+        invoice_id,
+        issue_date,
+        issued_at,
+    )
+}
+
+/// Builds a document of `kind` (an invoice or a proforma) for a booking's content.
+pub fn plan_document(
+    tenant: &Tenant,
+    booking: &Booking,
+    kind: DocumentKind,
+    invoice_id: &Id,
+    issue_date: NaiveDate,
+    issued_at: DateTime<Utc>,
+) -> Result<InvoicePlan, AppError> {
     let treatment = treatment(tenant, booking)?;
     let lang = booking
         .customer
@@ -253,12 +275,18 @@ pub fn plan_invoice(
         // §14 (4) Nr. 6 UStG: the date of service must be stated; the booking date stands in.
         notes.push(i18n::service_date_is_issue_date(lang).to_string());
     }
+    if kind == DocumentKind::Proforma {
+        notes.insert(0, i18n::proforma_note(lang).to_string());
+    }
     notes.extend(booking.note.clone());
 
     let c = &booking.customer;
     // A public buyer's Leitweg-ID is BT-10 and implies XRechnung; the platform's reference
     // then moves to the purchase order reference BT-13.
-    let einvoice = if c.leitweg_id.is_some() {
+    let einvoice = if !kind.is_tax_document() {
+        // A proforma is no invoice: no machine-readable invoice is issued for it.
+        EInvoiceFormat::Pdf
+    } else if c.leitweg_id.is_some() {
         EInvoiceFormat::Xrechnung
     } else {
         c.einvoice.unwrap_or(tenant.settings.einvoice)
@@ -283,8 +311,11 @@ pub fn plan_invoice(
     let invoice = Invoice {
         id: invoice_id.clone(),
         tenant_id: tenant.id.clone(),
-        booking_id: booking.id.clone(),
-        kind: DocumentKind::Invoice,
+        booking_id: Some(booking.id.clone()),
+        source: DocumentSource::Booking,
+        kind,
+        preceding: None,
+        cancels_fully: false,
         // Numbers are assigned when the invoice is stored (see `service::InvoiceIssuer`).
         number: InvoiceNumber::unassigned(),
         issue_date,
@@ -316,8 +347,197 @@ pub fn plan_invoice(
     Ok(InvoicePlan { invoice })
 }
 
-/// A stable fingerprint of a validated booking, to tell a retry from a different booking
-/// that reuses the id.
-pub fn booking_hash(booking: &Booking) -> String {
-    crate::ports::sha256_hex(&serde_json::to_vec(booking).unwrap_or_default())
+/// Shows `amount` as already paid (BT-113) on a planned invoice: payments on its proforma, or
+/// applied customer credit. The amount due (BT-115) shrinks by it; the terms say so.
+pub fn with_prepaid(mut invoice: Invoice, amount: Amount, note: Option<String>) -> Invoice {
+    let t = &mut invoice.totals;
+    let payable = t.tax_inclusive + t.rounding;
+    let amount = if amount > payable { payable } else { amount };
+    t.prepaid = amount;
+    t.amount_due = payable - amount;
+    if let Some(note) = note {
+        invoice.notes.push(note);
+    }
+    if invoice.totals.amount_due.is_zero() {
+        invoice.payment_terms = i18n::paid_terms(invoice.language).to_string();
+    }
+    invoice
+}
+
+/// The credit note that takes back `quantities` (per line of `original`, by position − 1).
+///
+/// Each credited line keeps the invoice's prices; its net amount is the invoice line's net
+/// amount in proportion (all of it when the whole line is credited), and VAT is computed per
+/// group on the credited nets as on any document. When this credit note completes the
+/// crediting (every line fully credited), any cent left between what earlier credit notes
+/// took and the invoice's total goes to the rounding amount (BT-114), so the credit notes of an
+/// invoice always add up to it exactly. A credit of everything at once is the invoice's
+/// arithmetic mirrored exactly.
+pub fn plan_credit_note(
+    original: &Document,
+    quantities: &[Decimal],
+    id: &Id,
+    issue_date: NaiveDate,
+    issued_at: DateTime<Utc>,
+    reason: Option<&str>,
+) -> Result<Invoice, AppError> {
+    let inv = &original.content;
+    let refuse = |code: &'static str, message: String| {
+        AppError::new(ErrorKind::Unprocessable, code, message)
+    };
+    if quantities.len() != inv.lines.len() {
+        return Err(refuse(
+            "invalid_items",
+            "one quantity per invoice line".into(),
+        ));
+    }
+    if quantities.iter().all(Decimal::is_zero) {
+        return Err(refuse(
+            "no_items",
+            "a credit note takes back at least one item".into(),
+        )
+        .with_field("items"));
+    }
+    let credited = &original.credited_quantities;
+    let already = |i: usize| credited.get(i).copied().unwrap_or(Decimal::ZERO);
+    let nothing_before =
+        credited.iter().all(Decimal::is_zero) && original.settlement.credited.is_zero();
+    let everything_now = inv
+        .lines
+        .iter()
+        .zip(quantities)
+        .all(|(l, q)| *q == l.quantity.abs());
+    let lang = inv.language;
+    let (fully_after, lines) = {
+        let mut lines = Vec::new();
+        for (i, (line, q)) in inv.lines.iter().zip(quantities).enumerate() {
+            if q.is_zero() {
+                continue;
+            }
+            let total = line.quantity.abs();
+            let left = total - already(i);
+            if *q > left || q.is_sign_negative() {
+                return Err(refuse(
+                    "credit_exceeds_invoice",
+                    format!(
+                        "line {} has {} left to credit, not {}",
+                        line.position,
+                        left.normalize(),
+                        q.normalize()
+                    ),
+                )
+                .with_field(format!("items[{i}].quantity")));
+            }
+            let net = if *q == total {
+                line.net_amount
+            } else {
+                Amount::round(line.net_amount.value() * *q / total)
+            };
+            let sign = if line.quantity.is_sign_negative() {
+                -Decimal::ONE
+            } else {
+                Decimal::ONE
+            };
+            lines.push(InvoiceLine {
+                position: lines.len() as u32 + 1,
+                quantity: *q * sign,
+                net_amount: net,
+                ..line.clone()
+            });
+        }
+        let fully_after = inv
+            .lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| already(i) + quantities[i] == l.quantity.abs());
+        (fully_after, lines)
+    };
+    let (vat_breakdown, mut totals) = if nothing_before && everything_now {
+        (
+            inv.vat_breakdown.clone(),
+            Totals {
+                prepaid: Amount::ZERO,
+                amount_due: inv.totals.tax_inclusive + inv.totals.rounding,
+                ..inv.totals.clone()
+            },
+        )
+    } else {
+        let (mut breakdown, mut totals) = totals_of_lines(&lines);
+        for b in &mut breakdown {
+            if let Some(orig) = inv
+                .vat_breakdown
+                .iter()
+                .find(|o| o.category == b.category && o.rate == b.rate)
+            {
+                b.exemption_reason = orig.exemption_reason.clone();
+                b.exemption_code = orig.exemption_code.clone();
+            }
+        }
+        if fully_after {
+            let left =
+                (inv.totals.tax_inclusive + inv.totals.rounding) - original.settlement.credited;
+            let rest = left - totals.tax_inclusive;
+            if rest.value().abs() <= Decimal::new(5, 2) {
+                totals.rounding = rest;
+                totals.amount_due = totals.tax_inclusive + rest;
+            }
+        }
+        (breakdown, totals)
+    };
+    totals.prepaid = Amount::ZERO;
+    let cancels_fully = nothing_before && everything_now;
+    let mut notes = vec![i18n::corrects_note(
+        lang,
+        inv.number.as_str(),
+        inv.issue_date,
+        cancels_fully,
+    )];
+    notes.extend(inv.notes.iter().filter(|n| is_legal_note(n, lang)).cloned());
+    if let Some(r) = reason {
+        notes.push(i18n::reason_note(lang, r));
+    }
+    Ok(Invoice {
+        id: id.clone(),
+        tenant_id: inv.tenant_id.clone(),
+        booking_id: inv.booking_id.clone(),
+        source: inv.source,
+        kind: DocumentKind::CreditNote,
+        preceding: Some(PrecedingDocument {
+            id: inv.id.clone(),
+            kind: inv.kind,
+            number: inv.number.clone(),
+            issue_date: inv.issue_date,
+        }),
+        cancels_fully,
+        number: InvoiceNumber::unassigned(),
+        issue_date,
+        due_date: issue_date,
+        currency: inv.currency,
+        language: lang,
+        buyer_reference: inv.buyer_reference.clone(),
+        order_reference: inv.order_reference.clone(),
+        einvoice: inv.einvoice,
+        seller: inv.seller.clone(),
+        buyer: inv.buyer.clone(),
+        lines,
+        vat_breakdown,
+        totals,
+        vat_treatment: inv.vat_treatment,
+        price_basis: PriceBasis::Net,
+        notes,
+        payment_terms: i18n::credit_terms(lang).to_string(),
+        issued_at,
+    })
+}
+
+/// The VAT notes the law asks for (they repeat on a credit note), not the booking's own note.
+fn is_legal_note(note: &str, lang: Language) -> bool {
+    [
+        i18n::small_business_note(lang),
+        i18n::reverse_charge_note(lang),
+        i18n::intra_community_note(lang),
+        i18n::export_note(lang),
+        i18n::outside_scope_note(lang),
+    ]
+    .contains(&note)
 }

@@ -1,13 +1,18 @@
-//! Faktura's domain core: the invoice model (after EN 16931), money and VAT arithmetic,
-//! numbering, the booking webhook payload, ports (traits the adapters implement) and the use
-//! cases that tie them together. No AWS SDK and no typst in here.
+//! Faktura's domain core: documents on the EN 16931 model with their life (lifecycle,
+//! delivery, payment), the customer ledger and the audit trail, durable jobs, money and VAT
+//! arithmetic, numbering, bookings and their events, ports (traits the adapters implement) and
+//! the use cases that tie them together. No AWS SDK, no typst and no wire formats in here.
 
+pub mod audit;
 pub mod booking;
 pub mod calc;
+pub mod document;
 pub mod error;
 pub mod events;
 pub mod i18n;
 pub mod invoicing;
+pub mod jobs;
+pub mod ledger;
 pub mod mail;
 pub mod model;
 pub mod money;

@@ -32,24 +32,61 @@ pub fn invoice_mail(
     attachments: &[Attachment],
     now: DateTime<Utc>,
 ) -> std::io::Result<OutgoingMail> {
+    document_mail(invoice, attachments, now, &[], false, 1)
+}
+
+/// The email that delivers a document of any kind to its buyer, or to `to` when given (a
+/// resend to another address). `send` numbers the mails of one document (1 for the first), so
+/// each has its own stable key and Message-ID.
+pub fn document_mail(
+    invoice: &Invoice,
+    attachments: &[Attachment],
+    now: DateTime<Utc>,
+    to: &[crate::values::EmailAddress],
+    with_contract: bool,
+    send: u32,
+) -> std::io::Result<OutgoingMail> {
     let lang = invoice.language;
-    let amount = i18n::money(lang, invoice.totals.amount_due, invoice.currency);
-    let text = i18n::invoice_mail(
+    let shown = if invoice.kind == crate::model::DocumentKind::CreditNote {
+        invoice.totals.tax_inclusive + invoice.totals.rounding
+    } else {
+        invoice.totals.amount_due
+    };
+    let amount = i18n::money(lang, shown, invoice.currency);
+    let text = i18n::document_mail(
         lang,
+        invoice.kind,
+        invoice.cancels_fully,
         &invoice.buyer.name,
         &invoice.seller.legal_name,
         invoice.number.as_str(),
         &amount,
         invoice.due_date,
+        with_contract,
     );
     let seller_email = invoice.seller.email.as_str();
     let domain = seller_email
         .rsplit_once('@')
         .map_or("faktura.invalid", |(_, d)| d);
-    let message_id = format!("{}@{}", invoice.id, domain);
+    let key = if send <= 1 {
+        invoice.id.as_str().to_string()
+    } else {
+        format!("{}-{send}", invoice.id)
+    };
+    let message_id = format!("{key}@{domain}");
+    let recipients: Vec<crate::values::EmailAddress> = if to.is_empty() {
+        vec![invoice.buyer.email.clone()]
+    } else {
+        to.to_vec()
+    };
+    let to_header: Vec<(&str, &str)> = if to.is_empty() {
+        vec![(invoice.buyer.name.as_str(), invoice.buyer.email.as_str())]
+    } else {
+        to.iter().map(|a| ("", a.as_str())).collect()
+    };
     let mut message = MessageBuilder::new()
         .from((invoice.seller.legal_name.as_str(), seller_email))
-        .to((invoice.buyer.name.as_str(), invoice.buyer.email.as_str()))
+        .to(to_header)
         .subject(text.subject)
         .message_id(message_id)
         .date(Date::new(now.timestamp()))
@@ -63,9 +100,9 @@ pub fn invoice_mail(
     }
     let raw = message.write_to_vec()?;
     Ok(OutgoingMail {
-        key: invoice.id.as_str().to_string(),
+        key,
         from: invoice.seller.email.clone(),
-        to: vec![invoice.buyer.email.clone()],
+        to: recipients,
         raw,
     })
 }

@@ -87,6 +87,66 @@ pub struct NumberingSettings {
     pub yearly_reset: bool,
 }
 
+/// How a booking is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Billing {
+    /// The invoice is issued at once (the default).
+    #[default]
+    Invoice,
+    /// A proforma first; the invoice (with the contract) once the payment is in.
+    ProformaFirst,
+}
+
+impl Billing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Billing::Invoice => "invoice",
+            Billing::ProformaFirst => "proforma_first",
+        }
+    }
+}
+
+/// The contract mailed with the final invoice of a proforma booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractSettings {
+    pub enabled: bool,
+    /// The tenant's own typst template; `None`: the default template (de and en). It reads the
+    /// contract data from `/data.json` like the invoice template: customer text is data only.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The tenant's terms, printed as numbered paragraphs.
+    #[serde(default)]
+    pub terms: Vec<String>,
+}
+
+impl Default for ContractSettings {
+    fn default() -> Self {
+        ContractSettings {
+            enabled: true,
+            template: None,
+            terms: Vec::new(),
+        }
+    }
+}
+
+fn numbering(pattern: &str) -> NumberingSettings {
+    NumberingSettings {
+        pattern: pattern
+            .parse()
+            .unwrap_or_else(|_| NumberPattern::sequence_only()),
+        yearly_reset: true,
+    }
+}
+
+fn default_proforma_numbering() -> NumberingSettings {
+    numbering("PRO-{yyyy}-{seq:5}")
+}
+
+fn default_credit_note_numbering() -> NumberingSettings {
+    numbering("RK-{yyyy}-{seq:5}")
+}
+
 /// Tenant settings that change what a document says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSettings {
@@ -97,9 +157,34 @@ pub struct TenantSettings {
     pub payment_terms_days: u16,
     pub language: Language,
     pub invoice_numbering: NumberingSettings,
+    /// Proformas have their own series (they are not tax invoices).
+    #[serde(default = "default_proforma_numbering")]
+    pub proforma_numbering: NumberingSettings,
+    /// Credit notes (Rechnungskorrektur / Stornorechnung) have their own gapless series.
+    #[serde(default = "default_credit_note_numbering")]
+    pub credit_note_numbering: NumberingSettings,
     /// The document format customers get unless they ask for another.
     #[serde(default)]
     pub einvoice: EInvoiceFormat,
+    /// How bookings are billed unless the booking says otherwise.
+    #[serde(default)]
+    pub billing: Billing,
+    /// Apply a customer's credit to their next invoice as prepaid amount (BT-113).
+    #[serde(default)]
+    pub apply_credit: bool,
+    #[serde(default)]
+    pub contract: ContractSettings,
+}
+
+impl TenantSettings {
+    /// The numbering of a document kind.
+    pub fn numbering(&self, kind: DocumentKind) -> &NumberingSettings {
+        match kind {
+            DocumentKind::Invoice => &self.invoice_numbering,
+            DocumentKind::Proforma => &self.proforma_numbering,
+            DocumentKind::CreditNote => &self.credit_note_numbering,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -275,26 +360,76 @@ pub struct Totals {
     pub amount_due: Amount,    // BT-115
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The kinds of documents. Reminders (dunning letters) and contracts join them later; a kind
+/// decides the number series, the title and whether the document is a tax invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     /// Commercial invoice, UNTDID 1001 code 380.
+    #[default]
     Invoice,
+    /// A proforma invoice (UNTDID 325): a request for payment, not a tax invoice; no e-invoice.
+    Proforma,
+    /// Credit note, UNTDID 381: corrects (part of) an invoice it references (BG-3).
+    CreditNote,
 }
 
 impl DocumentKind {
+    pub const ALL: [DocumentKind; 3] = [
+        DocumentKind::Invoice,
+        DocumentKind::Proforma,
+        DocumentKind::CreditNote,
+    ];
+
     pub fn type_code(self) -> &'static str {
         match self {
             DocumentKind::Invoice => "380",
+            DocumentKind::Proforma => "325",
+            DocumentKind::CreditNote => "381",
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Invoice => "invoice",
+            DocumentKind::Proforma => "proforma",
+            DocumentKind::CreditNote => "credit_note",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// The numbering series this kind draws from.
     pub fn series(self) -> &'static str {
-        match self {
-            DocumentKind::Invoice => "invoice",
-        }
+        self.as_str()
     }
+
+    /// Whether the document is a tax invoice (with an e-invoice where the format asks).
+    pub fn is_tax_document(self) -> bool {
+        self != DocumentKind::Proforma
+    }
+}
+
+/// Where a document came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// A booking platform's webhook (every document of release 1 came from one).
+    #[default]
+    Booking,
+    /// A call of the API.
+    Api,
+}
+
+/// BG-3: the document a credit note corrects (also kept on a final invoice for its proforma).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrecedingDocument {
+    pub id: Id,
+    pub kind: DocumentKind,
+    pub number: InvoiceNumber, // BT-25
+    pub issue_date: NaiveDate, // BT-26
 }
 
 /// Why VAT is not charged (the legal note printed on the document).
@@ -304,34 +439,6 @@ pub enum VatTreatment {
     Standard,
     SmallBusiness,
     ReverseCharge,
-}
-
-/// Where the invoice is in its life. The document content never changes once issued;
-/// only this state moves forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    /// Numbered and stored; the email has not gone out yet.
-    Issued,
-    /// Emailed to the customer.
-    Sent,
-}
-
-impl InvoiceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::Issued => "issued",
-            InvoiceStatus::Sent => "sent",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<InvoiceStatus> {
-        match s {
-            "issued" => Some(InvoiceStatus::Issued),
-            "sent" => Some(InvoiceStatus::Sent),
-            _ => None,
-        }
-    }
 }
 
 /// A snapshot of the buyer (BG-7) as printed on the document.
@@ -353,13 +460,26 @@ impl Buyer {
     }
 }
 
-/// An issued document. Immutable: corrections are new documents.
+/// The content of a document (EN 16931's "invoice", which covers credit notes too). Immutable
+/// once issued: corrections are new documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
     pub id: Id,
     pub tenant_id: Id,
-    pub booking_id: Id,
+    /// The booking it belongs to, where a booking is its source.
+    #[serde(default)]
+    pub booking_id: Option<Id>,
+    #[serde(default)]
+    pub source: DocumentSource,
+    #[serde(default)]
     pub kind: DocumentKind,
+    /// BG-3 for a credit note; the proforma for a final invoice.
+    #[serde(default)]
+    pub preceding: Option<PrecedingDocument>,
+    /// For a credit note: whether it cancels the whole invoice (a "Stornorechnung") or
+    /// corrects a part ("Rechnungskorrektur").
+    #[serde(default)]
+    pub cancels_fully: bool,
     pub number: InvoiceNumber, // BT-1
     pub issue_date: NaiveDate, // BT-2
     pub due_date: NaiveDate,   // BT-9

@@ -30,6 +30,14 @@ pub struct NumberPattern {
 }
 
 impl NumberPattern {
+    /// `{seq}`: the bare sequence number.
+    pub fn sequence_only() -> NumberPattern {
+        NumberPattern {
+            source: "{seq}".into(),
+            parts: vec![Part::Seq { width: 1 }],
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.source
     }

@@ -275,6 +275,41 @@ impl FromStr for Id {
 }
 string_newtype_serde!(Id);
 
+/// A Leitweg-ID: coarse address (2 to 12 digits), optional fine address (up to 30 letters or
+/// digits), check digits per ISO 7064 MOD 97-10, joined by hyphens (e.g.
+/// `04011000-1234512345-06`). Returns it upper-cased.
+pub fn leitweg_id(value: &str) -> Result<String, ValueError> {
+    let id = value.trim().to_ascii_uppercase();
+    let bad = |why: &str| ValueError(format!("'{}' is not a Leitweg-ID: {why}", shorten(value)));
+    let parts: Vec<&str> = id.split('-').collect();
+    let (coarse, fine, check) = match parts.as_slice() {
+        [coarse, check] => (*coarse, "", *check),
+        [coarse, fine, check] => (*coarse, *fine, *check),
+        _ => return Err(bad("expected coarse-fine-check or coarse-check")),
+    };
+    if !(2..=12).contains(&coarse.len()) || !coarse.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("the coarse address is 2 to 12 digits"));
+    }
+    if fine.len() > 30 || !fine.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(bad("the fine address is up to 30 letters or digits"));
+    }
+    if check.len() != 2 || !check.chars().all(|c| c.is_ascii_digit()) {
+        return Err(bad("the check digits are two digits"));
+    }
+    // ISO 7064 MOD 97-10 over coarse+fine with letters as 10..35, as for IBANs.
+    let mut remainder: u32 = 0;
+    for c in coarse.chars().chain(fine.chars()).chain("00".chars()) {
+        let v = c.to_digit(36).unwrap_or(0);
+        for d in v.to_string().chars() {
+            remainder = (remainder * 10 + d.to_digit(10).unwrap_or(0)) % 97;
+        }
+    }
+    if format!("{:02}", 98 - remainder) != check {
+        return Err(bad("the check digits do not match"));
+    }
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::i18n;
-use crate::model::{Invoice, PostalAddress, PriceBasis, VatCategory};
+use crate::model::{DocumentKind, Invoice, PostalAddress, PriceBasis, VatCategory};
 use crate::money::Amount;
 use crate::values::Language;
 
@@ -94,7 +94,7 @@ pub struct TotalsView {
 #[derive(Debug, Clone, Serialize)]
 pub struct PaymentView {
     pub terms: String,
-    pub reference: String,
+    pub reference: Option<String>,
 }
 
 fn period_text(lang: Language, start: chrono::NaiveDate, end: chrono::NaiveDate) -> String {
@@ -147,6 +147,10 @@ impl DocumentView {
         let gross_prices = inv.price_basis == PriceBasis::Gross;
         let mut labels: BTreeMap<&'static str, &'static str> =
             i18n::labels(lang).into_iter().collect();
+        for (key, text) in i18n::document_labels(lang, inv.kind, inv.cancels_fully) {
+            labels.insert(key, text);
+        }
+        labels.insert("prepaid", i18n::prepaid_label(lang));
         if gross_prices {
             for (key, text) in i18n::gross_price_labels(lang) {
                 labels.insert(key, text);
@@ -207,7 +211,7 @@ impl DocumentView {
         let t = &inv.totals;
         DocumentView {
             lang: lang.as_str(),
-            kind: "invoice",
+            kind: inv.kind.as_str(),
             labels,
             number: inv.number.as_str().to_string(),
             issue_date: i18n::date(lang, inv.issue_date),
@@ -251,15 +255,95 @@ impl DocumentView {
                 amount_due: money(t.amount_due),
             },
             notes: inv.notes.clone(),
+            // A credit note asks for no payment: its terms say how the amount is settled.
             payment: Some(PaymentView {
                 terms: inv.payment_terms.clone(),
-                reference: inv.number.as_str().to_string(),
+                reference: (inv.kind != DocumentKind::CreditNote && !t.amount_due.is_zero())
+                    .then(|| inv.number.as_str().to_string()),
             }),
         }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
         // Plain strings, maps and vectors: serialization cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The contract of a booking as its template sees it (data only; every text formatted).
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractView {
+    pub lang: &'static str,
+    pub labels: BTreeMap<&'static str, &'static str>,
+    pub date: String,
+    /// YYYY-MM-DD, the PDF's creation date.
+    pub date_iso: String,
+    pub seller: SellerView,
+    pub customer: BuyerView,
+    pub customer_email: String,
+    pub booking_id: String,
+    pub booking_reference: Option<String>,
+    pub booked_at: String,
+    pub items: Vec<ContractItemView>,
+    pub total: String,
+    pub invoice_number: String,
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractItemView {
+    pub description: String,
+    pub quantity: String,
+    pub unit: String,
+    pub service: Option<String>,
+    pub price: String,
+}
+
+impl ContractView {
+    /// The contract for the booking billed by `invoice` (its final invoice), with the tenant's
+    /// `terms`.
+    pub fn new(
+        invoice: &Invoice,
+        booking_id: &str,
+        booked_at: chrono::DateTime<chrono::Utc>,
+        terms: &[String],
+    ) -> ContractView {
+        let doc = DocumentView::from_invoice(invoice);
+        let lang = invoice.language;
+        let items = doc
+            .lines
+            .iter()
+            .zip(&invoice.lines)
+            .map(|(v, l)| ContractItemView {
+                description: v.description.clone(),
+                quantity: v.quantity.clone(),
+                unit: v.unit.clone(),
+                service: Some(period_text(lang, l.service.start, l.service.end)),
+                price: v.net_amount.clone(),
+            })
+            .collect();
+        ContractView {
+            lang: lang.as_str(),
+            labels: i18n::contract_labels(lang).into_iter().collect(),
+            date: doc.issue_date.clone(),
+            date_iso: doc.issue_date_iso.clone(),
+            seller: doc.seller.clone(),
+            customer: doc.buyer.clone(),
+            customer_email: invoice.buyer.email.as_str().to_string(),
+            booking_id: booking_id.to_string(),
+            booking_reference: invoice
+                .order_reference
+                .clone()
+                .or(invoice.buyer_reference.clone()),
+            booked_at: i18n::date(lang, booked_at.date_naive()),
+            items,
+            total: doc.totals.gross.clone(),
+            invoice_number: invoice.number.as_str().to_string(),
+            terms: terms.to_vec(),
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
 }

@@ -223,7 +223,7 @@ fn settlement(x: &mut XmlOut, invoice: &Invoice, options: &Options) {
             }
             x.leaf("ram:DuePayableAmount", &amount(t.amount_due)); // BT-115
         });
-        if let Some(p) = &options.preceding {
+        if let Some(p) = &common::preceding(invoice, options) {
             x.group("ram:InvoiceReferencedDocument", |x| {
                 // BG-3
                 x.leaf("ram:IssuerAssignedID", &p.number); // BT-25

@@ -46,8 +46,25 @@ pub fn date_iso(d: NaiveDate) -> String {
 }
 
 pub fn type_code(invoice: &Invoice, options: &Options) -> TypeCode {
+    use faktura_domain::model::DocumentKind;
     options.type_code.unwrap_or(match invoice.kind {
-        faktura_domain::model::DocumentKind::Invoice => TypeCode::Invoice,
+        // A proforma has no e-invoice of its own; were one written, it would be a commercial
+        // invoice's shape (the API refuses to serve one).
+        DocumentKind::Invoice | DocumentKind::Proforma => TypeCode::Invoice,
+        DocumentKind::CreditNote => TypeCode::CreditNote,
+    })
+}
+
+/// BG-3: the options' reference, else (for a credit note) the invoice it corrects.
+pub fn preceding(invoice: &Invoice, options: &Options) -> Option<crate::PrecedingInvoice> {
+    options.preceding.clone().or_else(|| {
+        (invoice.kind == faktura_domain::model::DocumentKind::CreditNote)
+            .then_some(invoice.preceding.as_ref())
+            .flatten()
+            .map(|p| crate::PrecedingInvoice {
+                number: p.number.as_str().to_string(),
+                issue_date: p.issue_date,
+            })
     })
 }
 

@@ -11,7 +11,7 @@ pub struct EInvoiceXml;
 impl EInvoiceEncoder for EInvoiceXml {
     fn problems(&self, invoice: &Invoice) -> Vec<EInvoiceProblem> {
         let mut problems = Vec::new();
-        if !invoice.einvoice.has_xml() {
+        if !invoice.einvoice.has_xml() || !invoice.kind.is_tax_document() {
             return problems;
         }
         // BR-CO-26: the buyer must be able to identify the seller; of BT-29/30/31 we carry

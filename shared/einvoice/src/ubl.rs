@@ -204,7 +204,7 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
     if let Some(order) = common::non_empty(invoice.order_reference.as_deref()) {
         x.group("cac:OrderReference", |x| x.leaf("cbc:ID", order)); // BT-13
     }
-    if let Some(p) = &options.preceding {
+    if let Some(p) = &common::preceding(invoice, options) {
         x.group("cac:BillingReference", |x| {
             x.group("cac:InvoiceDocumentReference", |x| {
                 // BG-3

@@ -195,7 +195,7 @@ pub fn xrechnung_problems_with(invoice: &Invoice, options: &Options) -> Vec<Prob
     // BR-DE-21: the writers put the XRechnung 3.0 identifier in BT-24 (to_ubl, and to_cii with
     // CiiProfile::XRechnung3).
     // BR-DE-22: no attachments (BG-24) are written, so file names cannot collide.
-    if type_code == TypeCode::Corrected && options.preceding.is_none() {
+    if type_code == TypeCode::Corrected && common::preceding(invoice, options).is_none() {
         problem(
             "BR-DE-26",
             None,

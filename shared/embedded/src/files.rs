@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use faktura_domain::StoreError;
-use faktura_domain::ports::{DocumentStore, MailSender, OutgoingMail, check_document_key};
+use faktura_domain::ports::{FileStore, MailSender, OutgoingMail, check_file_key};
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{what} {}: {e}", path.display()))
@@ -57,16 +57,16 @@ fn write_atomic_blocking(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A [`DocumentStore`] writing `root/<key>`. Content type and file name are not kept (the
+/// A [`FileStore`] writing `root/<key>`. Content type and file name are not kept (the
 /// key's extension says enough locally).
 #[derive(Debug, Clone)]
-pub struct FsDocumentStore {
+pub struct FsFileStore {
     root: Arc<PathBuf>,
 }
 
-impl FsDocumentStore {
-    pub fn new(root: PathBuf) -> FsDocumentStore {
-        FsDocumentStore {
+impl FsFileStore {
+    pub fn new(root: PathBuf) -> FsFileStore {
+        FsFileStore {
             root: Arc::new(root),
         }
     }
@@ -77,14 +77,14 @@ impl FsDocumentStore {
 
     /// Where a document with this key is (or would be) stored.
     pub fn path_for(&self, key: &str) -> Result<PathBuf, StoreError> {
-        check_document_key(key)?;
+        check_file_key(key)?;
         Ok(self.root.join(key))
     }
 }
 
 #[async_trait]
-impl DocumentStore for FsDocumentStore {
-    async fn put_document(
+impl FileStore for FsFileStore {
+    async fn put_file(
         &self,
         key: &str,
         bytes: Vec<u8>,
@@ -95,7 +95,7 @@ impl DocumentStore for FsDocumentStore {
         write_atomic(path, bytes).await
     }
 
-    async fn document(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn file(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.path_for(key)?;
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some(bytes)),

@@ -1,12 +1,12 @@
 //! Faktura's embedded adapters: everything local mode needs in one process, without AWS, and
 //! persistent across restarts.
 //!
-//! - [`SqliteStore`]: bookings, customers, invoices and numbering counters in one SQLite file
-//!   (WAL mode). Implements [`BookingStore`](faktura_domain::ports::BookingStore),
-//!   [`CustomerStore`](faktura_domain::ports::CustomerStore) and
-//!   [`InvoiceStore`](faktura_domain::ports::InvoiceStore).
+//! - [`SqliteStore`]: bookings, documents, customers, the ledger, the audit trail, counters,
+//!   jobs and idempotency keys in one SQLite file (WAL mode), with versioned migrations.
+//!   Implements [`Repository`](faktura_domain::ports::Repository) and
+//!   [`JobQueue`](faktura_domain::ports::JobQueue).
 //! - [`StaticTenants`]: a fixed tenant list; API keys are kept as SHA-256 hashes only.
-//! - [`FsDocumentStore`]: documents (PDFs) as files under a root directory.
+//! - [`FsFileStore`]: document files (PDFs, XML) under a root directory.
 //! - [`OutboxMailer`]: "sends" mail by writing `.eml` files to an outbox directory.
 //! - [`InProcessBus`]: domain events over an in-process channel.
 //!
@@ -18,6 +18,6 @@ mod sqlite;
 mod tenants;
 
 pub use bus::InProcessBus;
-pub use files::{FsDocumentStore, OutboxMailer};
-pub use sqlite::SqliteStore;
+pub use files::{FsFileStore, OutboxMailer};
+pub use sqlite::{SCHEMA_VERSION as SQLITE_SCHEMA_VERSION, SqliteStore};
 pub use tenants::{StaticTenants, api_key_hash};

@@ -27,11 +27,9 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
-pub fn error_response(e: &AppError) -> Response {
-    let status = status_of(e.kind);
+/// The error body for `e` (internal details stay out of it).
+pub fn error_body(e: &AppError) -> serde_json::Value {
     let message = if e.kind == ErrorKind::Internal {
-        // Details of internal failures go to the log, not to the caller.
-        tracing::error!(code = e.code, error = %e.message, "internal error");
         "internal error".to_string()
     } else {
         e.message.clone()
@@ -40,7 +38,16 @@ pub fn error_response(e: &AppError) -> Response {
     if let Some(field) = &e.field {
         error["field"] = json!(field);
     }
-    let mut response = (status, axum::Json(json!({ "error": error }))).into_response();
+    json!({ "error": error })
+}
+
+pub fn error_response(e: &AppError) -> Response {
+    let status = status_of(e.kind);
+    if e.kind == ErrorKind::Internal {
+        // Details of internal failures go to the log, not to the caller.
+        tracing::error!(code = e.code, error = %e.message, "internal error");
+    }
+    let mut response = (status, axum::Json(error_body(e))).into_response();
     response.extensions_mut().insert(Formatted);
     if e.kind == ErrorKind::PayloadTooLarge {
         // The rest of an oversized body is not read: this connection is done.

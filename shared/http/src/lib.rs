@@ -6,10 +6,11 @@
 //! "field"?}}` ([`error`], enforced by [`guard`]).
 
 mod api;
+pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod guard;
-pub mod resources;
+pub mod openapi;
 pub mod signature;
 pub mod tenants;
 mod webhook;
@@ -21,8 +22,11 @@ use axum::Router;
 use axum::routing::{get, post};
 use faktura_domain::error::AppError;
 use faktura_domain::ports::{Clock, EInvoiceEncoder, Stores, TenantDirectory};
-use faktura_domain::service::{BookingIntake, InvoiceQueries};
+use faktura_domain::service::commands::Commands;
+use faktura_domain::service::intake::BookingIntake;
+use faktura_domain::service::queries::Queries;
 
+pub use crate::dto::booking::parse_booking_event;
 pub use crate::error::{error_response, status_of};
 pub use crate::extract::MAX_BODY_BYTES;
 pub use crate::guard::{RequestId, install_panic_hook};
@@ -32,7 +36,8 @@ pub use crate::guard::{RequestId, install_panic_hook};
 pub struct AppState {
     pub tenants: Arc<dyn TenantDirectory>,
     pub intake: BookingIntake,
-    pub queries: InvoiceQueries,
+    pub commands: Commands,
+    pub queries: Queries,
     pub clock: Arc<dyn Clock>,
     /// A request still running after this is answered `503 timeout`.
     pub request_timeout: Duration,
@@ -45,7 +50,8 @@ impl AppState {
             tenants: stores.tenants.clone(),
             clock: stores.clock.clone(),
             intake: BookingIntake::new(stores.clone(), einvoice.clone()),
-            queries: InvoiceQueries::new(stores, einvoice),
+            commands: Commands::new(stores.clone(), einvoice.clone()),
+            queries: Queries::new(stores, einvoice),
             request_timeout: guard::DEFAULT_REQUEST_TIMEOUT,
         }
     }
@@ -73,6 +79,15 @@ enum Surface {
     Everything,
 }
 
+async fn openapi_document() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        openapi::openapi_json(),
+    )
+        .into_response()
+}
+
 fn routes(state: AppState, surface: Surface) -> Router {
     let mut router = Router::new().route("/health", get(|| async { "ok" }));
     if surface != Surface::Api {
@@ -82,11 +97,36 @@ fn routes(state: AppState, surface: Surface) -> Router {
         );
     }
     if surface != Surface::Webhook {
+        use api::{customers, documents, jobs};
         router = router
-            .route("/v1/invoices", get(api::list_invoices))
-            .route("/v1/invoices/{id}", get(api::get_invoice))
-            .route("/v1/invoices/{id}/pdf", get(api::get_invoice_pdf))
-            .route("/v1/invoices/{id}/xml", get(api::get_invoice_xml));
+            .route("/v1/openapi.json", get(openapi_document))
+            .route("/v1/invoices", get(documents::list).post(documents::create))
+            .route(
+                "/v1/invoices/{id}",
+                get(documents::get).patch(documents::change),
+            )
+            .route("/v1/invoices/{id}/pdf", get(documents::pdf))
+            .route("/v1/invoices/{id}/xml", get(documents::xml))
+            .route("/v1/invoices/{id}/contract", get(documents::contract))
+            .route("/v1/invoices/{id}/events", get(documents::events))
+            .route("/v1/invoices/{id}/issue", post(documents::issue))
+            .route("/v1/invoices/{id}/cancel", post(documents::cancel))
+            .route(
+                "/v1/invoices/{id}/credit-notes",
+                post(documents::credit_note),
+            )
+            .route("/v1/invoices/{id}/payments", post(documents::payment))
+            .route("/v1/invoices/{id}/refunds", post(documents::refund))
+            .route("/v1/invoices/{id}/send", post(documents::send))
+            .route("/v1/credit-notes", get(documents::credit_notes))
+            .route("/v1/customers", get(customers::list))
+            .route(
+                "/v1/customers/{id}",
+                get(customers::get).put(customers::put),
+            )
+            .route("/v1/bookings/{id}", get(jobs::booking))
+            .route("/v1/jobs", get(jobs::list))
+            .route("/v1/jobs/{id}", get(jobs::get));
     }
     router
         .fallback(|| async {

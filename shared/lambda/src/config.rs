@@ -2,7 +2,6 @@
 //! the end-to-end test for moto). Missing or malformed values stop the function at start with
 //! a message naming the variable.
 
-use chrono::TimeDelta;
 use faktura_aws::{S3Settings, ServerSideEncryption};
 
 /// The stack's DynamoDB table.
@@ -17,10 +16,8 @@ pub const SES_CONFIGURATION_SET_VAR: &str = "FAKTURA_SES_CONFIGURATION_SET";
 pub const KMS_KEY_VAR: &str = "FAKTURA_KMS_KEY_ID";
 /// Optional, `true` for local endpoints (moto): path-style S3 addressing.
 pub const S3_PATH_STYLE_VAR: &str = "FAKTURA_S3_PATH_STYLE";
-/// Optional (scheduler): how old stuck work must be before it is re-published, in seconds.
-pub const SWEEP_GRACE_VAR: &str = "FAKTURA_SWEEP_GRACE_SECONDS";
-/// Optional (scheduler): at most this many bookings and this many invoices per sweep.
-pub const SWEEP_LIMIT_VAR: &str = "FAKTURA_SWEEP_LIMIT";
+/// Optional (scheduler): at most this many due jobs per shard of the due index per run.
+pub const DUE_LIMIT_VAR: &str = "FAKTURA_DUE_LIMIT";
 
 /// Every variable a function may read (the template test checks the template sets the
 /// required ones).
@@ -34,8 +31,7 @@ pub struct StackConfig {
     pub configuration_set: Option<String>,
     pub kms_key_id: Option<String>,
     pub s3_path_style: bool,
-    pub sweep_grace: TimeDelta,
-    pub sweep_limit: usize,
+    pub due_limit: usize,
 }
 
 impl StackConfig {
@@ -67,14 +63,9 @@ impl StackConfig {
                 ));
             }
         };
-        let grace = number(SWEEP_GRACE_VAR, 300)?;
-        let sweep_grace = i64::try_from(grace)
-            .ok()
-            .and_then(TimeDelta::try_seconds)
-            .ok_or_else(|| format!("{SWEEP_GRACE_VAR} is too large"))?;
-        let sweep_limit = number(SWEEP_LIMIT_VAR, 100)?;
-        if sweep_limit == 0 || sweep_limit > 1000 {
-            return Err(format!("{SWEEP_LIMIT_VAR} must be 1..=1000"));
+        let due_limit = number(DUE_LIMIT_VAR, 500)?;
+        if due_limit == 0 || due_limit > 10_000 {
+            return Err(format!("{DUE_LIMIT_VAR} must be 1..=10000"));
         }
         Ok(StackConfig {
             table: required(TABLE_VAR)?,
@@ -83,8 +74,7 @@ impl StackConfig {
             configuration_set: optional(SES_CONFIGURATION_SET_VAR),
             kms_key_id: optional(KMS_KEY_VAR),
             s3_path_style,
-            sweep_grace,
-            sweep_limit: sweep_limit as usize,
+            due_limit: due_limit as usize,
         })
     }
 
@@ -122,20 +112,19 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let c = config(&BASE).unwrap();
-        assert_eq!(c.sweep_grace, TimeDelta::seconds(300));
-        assert_eq!(c.sweep_limit, 100);
+        assert_eq!(c.due_limit, 500);
         assert!(!c.s3_path_style);
         assert_eq!(c.s3_settings().encryption, ServerSideEncryption::Aes256);
         let mut vars = BASE.to_vec();
         vars.extend([
             (S3_PATH_STYLE_VAR, "true"),
             (KMS_KEY_VAR, "alias/faktura"),
-            (SWEEP_GRACE_VAR, "60"),
+            (DUE_LIMIT_VAR, "60"),
             (SES_CONFIGURATION_SET_VAR, "faktura"),
         ]);
         let c = config(&vars).unwrap();
         assert!(c.s3_settings().force_path_style);
-        assert_eq!(c.sweep_grace, TimeDelta::seconds(60));
+        assert_eq!(c.due_limit, 60);
         assert_eq!(c.configuration_set.as_deref(), Some("faktura"));
         assert!(matches!(
             c.s3_settings().encryption,
@@ -145,11 +134,11 @@ mod tests {
 
     #[test]
     fn missing_or_bad_values_name_the_variable() {
-        let err = config(&BASE[..2]).unwrap_err();
+        let err = config(BASE.get(..2).unwrap()).unwrap_err();
         assert!(err.contains(EVENT_BUS_VAR), "{err}");
         let mut vars = BASE.to_vec();
-        vars.push((SWEEP_LIMIT_VAR, "lots"));
-        assert!(config(&vars).unwrap_err().contains(SWEEP_LIMIT_VAR));
+        vars.push((DUE_LIMIT_VAR, "lots"));
+        assert!(config(&vars).unwrap_err().contains(DUE_LIMIT_VAR));
         let mut vars = BASE.to_vec();
         vars.push((S3_PATH_STYLE_VAR, "yes"));
         assert!(config(&vars).unwrap_err().contains(S3_PATH_STYLE_VAR));

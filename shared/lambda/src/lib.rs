@@ -6,11 +6,11 @@ pub mod config;
 pub mod queue;
 
 pub use config::StackConfig;
-pub use queue::{DomainEventEnvelope, handle_batch};
+pub use queue::{DomainEventEnvelope, Work, handle_batch};
 
 use std::sync::Arc;
 
-use faktura_aws::{DynamoStore, EventBridgePublisher, S3DocumentStore};
+use faktura_aws::{DynamoStore, EventBridgePublisher, S3FileStore};
 use faktura_domain::ports::{Clock, Stores, SystemClock};
 
 /// JSON lines on stdout (CloudWatch keeps them as structured logs). Level from `RUST_LOG`,
@@ -44,13 +44,27 @@ pub fn stores(sdk: &aws_config::SdkConfig, config: &StackConfig) -> Stores {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Stores {
         tenants: table.clone(),
-        bookings: table.clone(),
-        customers: table.clone(),
-        invoices: table,
-        documents: Arc::new(S3DocumentStore::new(sdk, config.s3_settings())),
+        repository: table.clone(),
+        jobs: table,
+        files: Arc::new(S3FileStore::new(sdk, config.s3_settings())),
         events: Arc::new(EventBridgePublisher::new(sdk, &config.event_bus)),
         clock,
     }
+}
+
+/// Hands one queue message to the job runner: a `job.<kind>` is claimed and run; a release-1
+/// event becomes today's job first. Errors only when the job store failed (the message is
+/// then reported and comes back).
+pub async fn run_work(
+    runner: &faktura_domain::service::jobs::JobRunner,
+    work: Work,
+) -> Result<(), faktura_domain::AppError> {
+    let outcome = match work {
+        Work::Event(event) => runner.handle_event(&event).await?,
+        Work::Release1(w) => runner.run_release1(&w).await?,
+    };
+    tracing::info!(outcome = ?outcome, "handled");
+    Ok(())
 }
 
 /// Serves an HTTP router as the Lambda's handler. The Lambda request id becomes the request's

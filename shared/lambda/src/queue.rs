@@ -1,6 +1,7 @@
 //! Worker plumbing: an EventBridge rule puts Faktura's events on an SQS queue, and Lambda
 //! hands the worker batches of those messages. Each message body is the whole EventBridge
-//! event; its `detail` is the versioned [`DomainEvent`].
+//! event; its `detail` is the versioned [`DomainEvent`] (a `job.<kind>` hands out a job), or
+//! a release-1 event still queued during an upgrade ([`Work::Release1`]).
 //!
 //! A message that fails is reported in `batchItemFailures` (the event source mapping has
 //! `ReportBatchItemFailures`), so only it is retried; after `MAX_RECEIVES` receives it lands in
@@ -12,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faktura_domain::error::{AppError, ErrorKind};
-use faktura_domain::events::{DomainEvent, EVENT_SOURCE, SCHEMA_VERSION};
+use faktura_domain::events::{
+    DomainEvent, EVENT_SOURCE, Release1Work, SCHEMA_VERSION, read_release1,
+};
 use serde::Deserialize;
 use tracing::Instrument;
 
@@ -22,32 +25,44 @@ pub struct DomainEventEnvelope {
     pub source: String,
     #[serde(rename = "detail-type")]
     pub detail_type: String,
-    pub detail: DomainEvent,
+    pub detail: serde_json::Value,
+}
+
+/// What a message asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    Event(DomainEvent),
+    /// Release 1's `booking.received` / `invoice.issued`, still in a queue during an upgrade.
+    Release1(Release1Work),
 }
 
 /// Reads one message body; refuses events from another source, of a newer schema version, or
 /// whose `detail-type` disagrees with the detail.
-pub fn parse_message(body: &str) -> Result<DomainEvent, String> {
+pub fn parse_message(body: &str) -> Result<Work, String> {
     let envelope: DomainEventEnvelope =
         serde_json::from_str(body).map_err(|e| format!("not a Faktura event: {e}"))?;
     if envelope.source != EVENT_SOURCE {
         return Err(format!("event from source {:?}", envelope.source));
     }
-    let event = envelope.detail;
-    if event.version > SCHEMA_VERSION {
+    let version = envelope.detail["version"].as_u64().unwrap_or(0);
+    if version > u64::from(SCHEMA_VERSION) {
         return Err(format!(
-            "event schema version {} is newer than {SCHEMA_VERSION}",
-            event.version
+            "event schema version {version} is newer than {SCHEMA_VERSION}"
         ));
     }
-    if envelope.detail_type != event.event_type.as_str() {
+    let detail_type = envelope.detail["type"].as_str().unwrap_or("");
+    if envelope.detail_type != detail_type {
         return Err(format!(
-            "detail-type {:?} but the event is {}",
-            envelope.detail_type,
-            event.event_type.as_str()
+            "detail-type {:?} but the event is {detail_type:?}",
+            envelope.detail_type
         ));
     }
-    Ok(event)
+    if version == 1 {
+        return read_release1(&envelope.detail).map(Work::Release1);
+    }
+    serde_json::from_value(envelope.detail)
+        .map(Work::Event)
+        .map_err(|e| format!("not a Faktura event: {e}"))
 }
 
 /// When to stop starting messages: `reserve` before the invocation's deadline (a message
@@ -82,7 +97,7 @@ pub async fn handle_batch<F, Fut>(
     handle: F,
 ) -> SqsBatchResponse
 where
-    F: Fn(DomainEvent) -> Fut,
+    F: Fn(Work) -> Fut,
     Fut: Future<Output = Result<(), AppError>>,
 {
     let mut response = SqsBatchResponse::default();
@@ -93,8 +108,8 @@ where
             response.add_failure(message_id);
             continue;
         }
-        let event = match record.body.as_deref().map(parse_message) {
-            Some(Ok(event)) => event,
+        let work = match record.body.as_deref().map(parse_message) {
+            Some(Ok(work)) => work,
             Some(Err(reason)) => {
                 tracing::error!(%message_id, %reason, "unreadable message");
                 response.add_failure(message_id);
@@ -106,17 +121,19 @@ where
                 continue;
             }
         };
-        let span = tracing::info_span!(
-            "message",
-            %message_id,
-            event_id = %event.event_id,
-            event_type = event.event_type.as_str(),
-            tenant_id = %event.tenant_id,
-            booking_id = %event.booking_id,
-            invoice_id = %event.invoice_id,
-        );
+        let span = match &work {
+            Work::Event(e) => tracing::info_span!(
+                "message",
+                %message_id,
+                event_id = %e.event_id,
+                event_type = %e.event_type,
+                tenant_id = %e.tenant_id,
+                subject = %e.subject.id,
+            ),
+            Work::Release1(w) => tracing::info_span!("message", %message_id, release1 = ?w),
+        };
         span.in_scope(|| tracing::info!("received"));
-        let outcome = handle(event).instrument(span.clone()).await;
+        let outcome = handle(work).instrument(span.clone()).await;
         let _entered = span.enter();
         match outcome {
             Ok(()) => tracing::info!("done"),
@@ -143,6 +160,18 @@ mod tests {
             "version": "0", "id": "e1", "detail-type": detail_type, "source": "faktura",
             "account": "123456789012", "time": "2026-11-22T10:00:00Z", "region": "eu-central-1",
             "resources": [],
+            "detail": {
+                "version": 2, "event_id": "ev-1", "type": kind, "tenant_id": "demo",
+                "subject": {"kind": "job", "id": "job_render_document_1"}, "data": {},
+                "occurred_at": "2026-11-22T10:00:00Z"
+            }
+        })
+        .to_string()
+    }
+
+    fn release1_json(kind: &str) -> String {
+        serde_json::json!({
+            "version": "0", "id": "e1", "detail-type": kind, "source": "faktura",
             "detail": {
                 "version": 1, "event_id": "ev-1", "type": kind, "tenant_id": "demo",
                 "booking_id": "b-1", "invoice_id": "inv-1", "invoice_number": null,
@@ -177,16 +206,28 @@ mod tests {
 
     #[test]
     fn reads_eventbridge_envelopes_and_refuses_strangers() {
-        let ok = parse_message(&event_json("booking.received", "booking.received")).unwrap();
-        assert_eq!(ok.booking_id.as_str(), "b-1");
-        assert!(parse_message(&event_json("invoice.issued", "booking.received")).is_err());
-        let other = event_json("booking.received", "booking.received")
+        let Work::Event(ok) =
+            parse_message(&event_json("job.render_document", "job.render_document")).unwrap()
+        else {
+            panic!("an event")
+        };
+        assert_eq!(ok.subject.id.as_str(), "job_render_document_1");
+        assert!(parse_message(&event_json("job.deliver_document", "job.render_document")).is_err());
+        let other = event_json("job.render_document", "job.render_document")
             .replace("\"source\":\"faktura\"", "\"source\":\"aws.s3\"");
         assert!(parse_message(&other).unwrap_err().contains("source"));
-        let newer = event_json("booking.received", "booking.received")
-            .replace("\"version\":1", "\"version\":2");
+        let newer = event_json("job.render_document", "job.render_document")
+            .replace("\"version\":2", "\"version\":3");
         assert!(parse_message(&newer).unwrap_err().contains("version"));
         assert!(parse_message("{}").is_err());
+        // Release 1's events still read, as the work they asked for.
+        assert_eq!(
+            parse_message(&release1_json("booking.received")).unwrap(),
+            Work::Release1(Release1Work::Booking {
+                tenant_id: "demo".parse().unwrap(),
+                booking_id: "b-1".parse().unwrap()
+            })
+        );
     }
 
     #[tokio::test]
@@ -195,15 +236,18 @@ mod tests {
         batch.records = vec![
             message(
                 "m1",
-                Some(event_json("booking.received", "booking.received")),
+                Some(event_json("job.render_document", "job.render_document")),
             ),
             message("m2", Some("garbage".into())),
-            message("m3", Some(event_json("invoice.issued", "invoice.issued"))),
+            message(
+                "m3",
+                Some(event_json("job.deliver_document", "job.deliver_document")),
+            ),
             message("m4", None),
         ];
         let later = SystemTime::now() + Duration::from_secs(60);
-        let response = handle_batch(batch.clone(), later, |event| async move {
-            if event.event_type.as_str() == "invoice.issued" {
+        let response = handle_batch(batch.clone(), later, |work| async move {
+            if matches!(&work, Work::Event(e) if e.event_type == "job.deliver_document") {
                 Err(AppError::new(
                     ErrorKind::Unavailable,
                     "store_unavailable",

@@ -116,6 +116,10 @@ const FALLBACK_CREATION_DATE: (i32, u8, u8) = (2000, 1, 1);
 
 /// The invoice template (typst markup).
 const INVOICE_TEMPLATE: &str = include_str!("../templates/invoice.typ");
+/// The default contract template (typst markup); tenants may bring their own.
+const CONTRACT_TEMPLATE: &str = include_str!("../templates/contract.typ");
+/// Where a contract template lives in the virtual project.
+const CONTRACT_PATH: &str = "/contract.typ";
 
 /// Inter (SIL Open Font License 1.1, see `fonts/OFL.txt`): the text font.
 const INTER: [&[u8]; 4] = [
@@ -152,6 +156,7 @@ pub struct Renderer {
     /// How many of `fonts` (the first ones) are the text font Inter's faces.
     text_fonts: usize,
     main: Source,
+    contract: Source,
     standards: PdfStandards,
 }
 
@@ -197,6 +202,7 @@ impl Renderer {
             fonts,
             text_fonts,
             main: Source::new(file_id(MAIN_PATH), template.to_owned()),
+            contract: Source::new(file_id(CONTRACT_PATH), CONTRACT_TEMPLATE.to_owned()),
             standards,
         })
     }
@@ -245,6 +251,49 @@ impl Renderer {
         facturx::add_facturx_xmp(&pdf, xml.conformance).map_err(RenderError::Pdf)
     }
 
+    /// Renders a contract: `data` (a contract view as JSON, handed to the template as
+    /// `/data.json`) with the tenant's `template`, or the default contract template. The
+    /// template is the tenant's own configuration (trusted); customer text stays data.
+    pub fn render_contract(
+        &self,
+        data: &[u8],
+        template: Option<&str>,
+        ident: &str,
+    ) -> Result<Vec<u8>, RenderError> {
+        let custom;
+        let source = match template {
+            Some(t) => {
+                custom = Source::new(file_id(CONTRACT_PATH), t.to_owned());
+                &custom
+            }
+            None => &self.contract,
+        };
+        let date = serde_json::from_slice::<serde_json::Value>(data)
+            .ok()
+            .and_then(|v| v["date_iso"].as_str().map(str::to_string));
+        let result = (|| {
+            let json = self.printable(data)?;
+            let world = RenderWorld::new(self, source, Bytes::new(json));
+            let Warned {
+                output,
+                warnings: _,
+            } = typst::compile::<PagedDocument>(&world);
+            let document = output
+                .map_err(|diags| RenderError::Template(format_diagnostics(&world, &diags)))?;
+            let issue_date = date.as_deref().and_then(|d| view::parse_iso_date(d).ok());
+            let options = PdfOptions {
+                ident: Smart::Custom(ident.to_owned()),
+                timestamp: Some(creation_timestamp(issue_date)),
+                standards: self.standards.clone(),
+                ..PdfOptions::default()
+            };
+            typst_pdf::pdf(&document, &options)
+                .map_err(|diags| RenderError::Pdf(format_diagnostics(&world, &diags)))
+        })();
+        comemo::evict(0);
+        result
+    }
+
     fn render_inner(
         &self,
         view_json: &[u8],
@@ -259,7 +308,7 @@ impl Renderer {
         });
         let view = view::normalize(view_json, attachment).map_err(RenderError::InvalidData)?;
         let json = self.printable(&view.json)?;
-        let mut world = RenderWorld::new(self, Bytes::new(json));
+        let mut world = RenderWorld::new(self, &self.main, Bytes::new(json));
         if let Some(xml) = xml {
             world = world.with_xml(Bytes::new(xml.xml.to_vec()));
         }

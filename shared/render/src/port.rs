@@ -2,7 +2,7 @@
 //! issue worker; kept here so neither hand-writes the adapter).
 
 use faktura_domain::ports::PdfRenderer;
-use faktura_domain::view::DocumentView;
+use faktura_domain::view::{ContractView, DocumentView};
 
 use crate::{EmbeddedInvoiceXml, FacturXConformance, Renderer};
 
@@ -29,6 +29,17 @@ impl PdfRenderer for TypstRenderer {
         };
         self.0
             .render_hybrid_pdf(&view.to_json(), ident, embedded)
+            .map_err(|e| e.to_string())
+    }
+
+    fn render_contract(
+        &self,
+        view: &ContractView,
+        template: Option<&str>,
+        ident: &str,
+    ) -> Result<Vec<u8>, String> {
+        self.0
+            .render_contract(&view.to_json(), template, ident)
             .map_err(|e| e.to_string())
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn normalize(json: &[u8], attachment: Option<Attachment>) -> Result<N
 }
 
 /// Parses `YYYY-MM-DD`.
-fn parse_iso_date(text: &str) -> Result<(i32, u8, u8), String> {
+pub(crate) fn parse_iso_date(text: &str) -> Result<(i32, u8, u8), String> {
     let invalid = || format!("issue_date_iso: {text:?} is not a date of the form YYYY-MM-DD");
     let mut parts = text.split('-');
     let (Some(y), Some(m), Some(d), None) =

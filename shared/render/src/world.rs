@@ -28,9 +28,10 @@ pub(crate) fn file_id(path: &str) -> FileId {
     RootedPath::new(VirtualRoot::Project, vpath).intern()
 }
 
-/// The world of one render: the shared renderer plus this document's data.
+/// The world of one render: the shared renderer plus this document's template and data.
 pub(crate) struct RenderWorld<'a> {
     renderer: &'a Renderer,
+    source: &'a Source,
     main: FileId,
     data_id: FileId,
     data: Bytes,
@@ -40,10 +41,11 @@ pub(crate) struct RenderWorld<'a> {
 }
 
 impl<'a> RenderWorld<'a> {
-    pub(crate) fn new(renderer: &'a Renderer, data: Bytes) -> Self {
+    pub(crate) fn new(renderer: &'a Renderer, source: &'a Source, data: Bytes) -> Self {
         Self {
             renderer,
-            main: renderer.main.id(),
+            source,
+            main: source.id(),
             data_id: file_id(DATA_PATH),
             data,
             xml_id: file_id(XML_PATH),
@@ -58,7 +60,7 @@ impl<'a> RenderWorld<'a> {
     }
 
     pub(crate) fn main_source(&self) -> &Source {
-        &self.renderer.main
+        self.source
     }
 
     fn not_found(id: FileId) -> FileError {
@@ -85,7 +87,7 @@ impl World for RenderWorld<'_> {
 
     fn source(&self, id: FileId) -> FileResult<Source> {
         if id == self.main {
-            Ok(self.renderer.main.clone())
+            Ok(self.source.clone())
         } else if id == self.data_id || (id == self.xml_id && self.xml.is_some()) {
             Err(FileError::NotSource)
         } else {
@@ -97,7 +99,7 @@ impl World for RenderWorld<'_> {
         if id == self.data_id {
             Ok(self.data.clone())
         } else if id == self.main {
-            Ok(Bytes::from_string(self.renderer.main.clone()))
+            Ok(Bytes::from_string(self.source.clone()))
         } else if id == self.xml_id
             && let Some(xml) = &self.xml
         {

@@ -1,0 +1,587 @@
+//! The write API's use cases, run synchronously for the caller: invoices (issued at once, or
+//! drafts that are changed and then issued), cancellations, credit notes, payments, refunds,
+//! resends, customers.
+//!
+//! With an idempotency key the answer is stored in the same change as what it reports, so a
+//! retry replays it and can never make a second document or payment; the same key with
+//! another request is a conflict. Refusals (4xx) are stored too: a retry gets the same one.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rust_decimal::Decimal;
+
+use crate::audit::Cause;
+use crate::booking::{Booking, PaymentFact};
+use crate::document::{Document, Lifecycle, RelationKind};
+use crate::error::{AppError, ErrorKind};
+use crate::invoicing::{customer_from_booking, plan_document};
+use crate::jobs::{Job, JobInput, JobKind};
+use crate::ledger::{EntryKind, PaymentDetails, entry_id};
+use crate::model::{Customer, DocumentKind, DocumentSource, Invoice, Tenant};
+use crate::money::Amount;
+use crate::ports::{Change, Conflict, DocumentWrite, EInvoiceEncoder, IdempotencyRecord, Stores};
+use crate::values::{EmailAddress, Id};
+
+use super::bookings::{credit_into, remaining};
+use super::intake::problem_error;
+use super::issuing::{Numbering, entry, issue_into, render_job, update_into};
+use super::{Attempt, commit_with_retry, internal};
+
+/// How long an idempotency key's answer is kept (at least 24 h, as promised).
+pub const IDEMPOTENCY_KEPT: TimeDelta = TimeDelta::hours(48);
+
+/// A write the API asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// A new invoice or proforma (a draft when `draft`) for `content`'s customer and items.
+    Create {
+        kind: DocumentKind,
+        content: Booking,
+        draft: bool,
+    },
+    /// New content for a draft.
+    ChangeDraft {
+        id: Id,
+        content: Booking,
+    },
+    Issue {
+        id: Id,
+    },
+    /// Cancels an invoice by a credit note for all that is left (or voids a proforma).
+    Cancel {
+        id: Id,
+        reason: Option<String>,
+    },
+    /// A credit note for some lines: (position, quantity).
+    CreditNote {
+        id: Id,
+        lines: Vec<(u32, Decimal)>,
+        reason: Option<String>,
+    },
+    Payment {
+        id: Id,
+        payment: PaymentFact,
+    },
+    Refund {
+        id: Id,
+        amount: Amount,
+        reference: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// Mails the document again, to `to` (or its buyer).
+    Send {
+        id: Id,
+        to: Vec<EmailAddress>,
+    },
+    PutCustomer {
+        customer: Customer,
+    },
+}
+
+/// What a command made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The document the command created or changed (a cancellation: the credit note, or the
+    /// voided proforma).
+    Document(Box<Document>),
+    /// A job it queued (a resend).
+    Job(Job),
+    Customer(Customer),
+}
+
+impl Outcome {
+    fn doc(d: Document) -> Outcome {
+        Outcome::Document(Box::new(d))
+    }
+}
+
+/// Writes the answer (status, body) to a command's result, as it is stored under its key.
+pub type Respond = Arc<dyn Fn(&Result<Outcome, AppError>) -> (u16, String) + Send + Sync>;
+
+/// An idempotency key with the request it came with and how its answer is written.
+pub struct Idem {
+    pub key: String,
+    pub request_hash: String,
+    pub respond: Respond,
+}
+
+/// A command's answer: fresh, or replayed from its idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    Fresh(Box<Outcome>),
+    Replayed(IdempotencyRecord),
+}
+
+#[derive(Clone)]
+pub struct Commands {
+    stores: Stores,
+    einvoice: Arc<dyn EInvoiceEncoder>,
+}
+
+fn refused(code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::new(ErrorKind::Unprocessable, code, message)
+}
+
+impl Commands {
+    pub fn new(stores: Stores, einvoice: Arc<dyn EInvoiceEncoder>) -> Commands {
+        Commands { stores, einvoice }
+    }
+
+    pub async fn run(
+        &self,
+        tenant_id: &Id,
+        command: Command,
+        cause: &Cause,
+        idem: Option<Idem>,
+    ) -> Result<Answered, AppError> {
+        let s = &self.stores;
+        let tenant = super::tenant(s, tenant_id).await?;
+        if let Some(idem) = &idem
+            && let Some(stored) = self.stored(tenant_id, idem).await?
+        {
+            return Ok(Answered::Replayed(stored));
+        }
+        let result = commit_with_retry(
+            s,
+            || async {
+                let now = s.clock.now();
+                let (mut change, outcome) = self.plan(&tenant, &command, cause, now).await?;
+                if let Some(idem) = &idem {
+                    change.idempotency = Some(record(tenant_id, idem, &Ok(outcome.clone()), now));
+                }
+                Ok(Attempt::Commit(
+                    Box::new(change),
+                    Answered::Fresh(Box::new(outcome)),
+                ))
+            },
+            |c| match c {
+                // A concurrent request with the same key won: its answer is the answer.
+                Conflict::Idempotency(_) => Some(Err(AppError::new(
+                    ErrorKind::Conflict,
+                    "idempotency_replay",
+                    "",
+                ))),
+                // The payment (or job) is recorded already: answered by the read below.
+                _ => None,
+            },
+        )
+        .await;
+        match (result, &idem) {
+            (Err(e), Some(idem)) if e.code == "idempotency_replay" => self
+                .stored(tenant_id, idem)
+                .await?
+                .map(Answered::Replayed)
+                .ok_or_else(|| internal("idempotency_lost", "the answer under this key vanished")),
+            (Err(e), Some(idem)) if is_client_error(&e) => {
+                // Refusals are answered the same way on a retry with the key.
+                let mut change = Change::for_tenant(tenant_id);
+                change.idempotency = Some(record(tenant_id, idem, &Err(e.clone()), s.clock.now()));
+                match s.repository.commit(change).await {
+                    Ok(()) | Err(crate::ports::CommitError::Conflict(_)) => {}
+                    Err(crate::ports::CommitError::Store(err)) => {
+                        tracing::warn!(error = %err, "storing a refusal under its idempotency key failed");
+                    }
+                }
+                Err(e)
+            }
+            (result, _) => result,
+        }
+    }
+
+    async fn stored(
+        &self,
+        tenant_id: &Id,
+        idem: &Idem,
+    ) -> Result<Option<IdempotencyRecord>, AppError> {
+        let since = self.stores.clock.now() - IDEMPOTENCY_KEPT;
+        let Some(stored) = self
+            .stores
+            .repository
+            .idempotency(tenant_id, &idem.key, since)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if stored.request_hash != idem.request_hash {
+            return Err(AppError::new(
+                ErrorKind::Conflict,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for another request",
+            )
+            .with_field("Idempotency-Key"));
+        }
+        Ok(Some(stored))
+    }
+
+    async fn document(&self, tenant: &Id, id: &Id) -> Result<Document, AppError> {
+        self.stores
+            .repository
+            .document(tenant, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("document_not_found", format!("no document '{id}'")))
+    }
+
+    fn check_einvoice(&self, invoice: &Invoice) -> Result<(), AppError> {
+        let problems = self.einvoice.problems(invoice);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(api_fields(problem_error(&problems, invoice.einvoice)))
+        }
+    }
+
+    fn planned(
+        &self,
+        tenant: &Tenant,
+        kind: DocumentKind,
+        content: &Booking,
+        id: &Id,
+        now: DateTime<Utc>,
+    ) -> Result<Invoice, AppError> {
+        if !matches!(kind, DocumentKind::Invoice | DocumentKind::Proforma) {
+            return Err(refused(
+                "invalid_kind",
+                "the API creates invoices and proformas; credit notes come from /credit-notes",
+            )
+            .with_field("kind"));
+        }
+        let mut invoice = plan_document(tenant, content, kind, id, now.date_naive(), now)
+            .map_err(api_fields)?
+            .invoice;
+        invoice.booking_id = None;
+        invoice.source = DocumentSource::Api;
+        self.check_einvoice(&invoice)?;
+        Ok(invoice)
+    }
+
+    async fn plan(
+        &self,
+        tenant: &Tenant,
+        command: &Command,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Result<(Change, Outcome), AppError> {
+        let t = &tenant.id;
+        let mut change = Change::for_tenant(t);
+        let outcome = match command {
+            Command::Create {
+                kind,
+                content,
+                draft,
+            } => {
+                let id = Id::generate(if *kind == DocumentKind::Proforma {
+                    "pro"
+                } else {
+                    "inv"
+                });
+                let mut invoice = self.planned(tenant, *kind, content, &id, now)?;
+                change
+                    .customers
+                    .push(customer_from_booking(content, tenant, now));
+                if *draft {
+                    let (mut doc, events) = Document::new(invoice, false, now);
+                    doc.version = 1;
+                    super::audit(&mut change, &doc, 1, events, cause, now);
+                    change.documents.push(DocumentWrite::new(doc.clone()));
+                    Outcome::doc(doc)
+                } else {
+                    let claim = Numbering::new(&self.stores, tenant)
+                        .number(&mut invoice)
+                        .await?;
+                    Outcome::doc(issue_into(
+                        &mut change,
+                        invoice,
+                        claim,
+                        JobInput::default(),
+                        cause,
+                        now,
+                    ))
+                }
+            }
+            Command::ChangeDraft { id, content } => {
+                let doc = self.document(t, id).await?;
+                let invoice = self.planned(tenant, doc.kind(), content, id, now)?;
+                change
+                    .customers
+                    .push(customer_from_booking(content, tenant, now));
+                Outcome::doc(update_into(
+                    &mut change,
+                    &doc,
+                    doc.change_draft(invoice, now)?,
+                    cause,
+                    now,
+                ))
+            }
+            Command::Issue { id } => {
+                let doc = self.document(t, id).await?;
+                if doc.lifecycle != Lifecycle::Draft {
+                    return Err(refused(
+                        "already_issued",
+                        format!(
+                            "{} {} is issued already",
+                            doc.kind().as_str(),
+                            doc.content.number
+                        ),
+                    ));
+                }
+                let mut invoice = doc.content.clone();
+                // Issued today: dates and terms follow the issue, not the draft.
+                let days = tenant.settings.payment_terms_days;
+                invoice.issue_date = now.date_naive();
+                invoice.issued_at = now;
+                invoice.due_date = invoice
+                    .issue_date
+                    .checked_add_days(chrono::Days::new(u64::from(days)))
+                    .unwrap_or(invoice.issue_date);
+                invoice.payment_terms =
+                    crate::i18n::payment_terms(invoice.language, days, invoice.due_date);
+                self.check_einvoice(&invoice)?;
+                let claim = Numbering::new(&self.stores, tenant)
+                    .number(&mut invoice)
+                    .await?;
+                let (issued, events) = doc.issue(invoice, now)?;
+                let stored = update_into(&mut change, &doc, (issued, events), cause, now);
+                if stored.kind() == DocumentKind::Invoice {
+                    change.ledger.push(entry(
+                        &stored,
+                        EntryKind::Charge,
+                        stored.settlement.charged,
+                        &format!("charge:{}", stored.id()),
+                        cause,
+                        now,
+                    ));
+                }
+                change.numbers.push(claim);
+                change
+                    .jobs
+                    .push(render_job(&stored, JobInput::default(), now));
+                Outcome::doc(stored)
+            }
+            Command::Cancel { id, reason } => {
+                let doc = self.document(t, id).await?;
+                match doc.kind() {
+                    DocumentKind::Proforma => {
+                        Outcome::doc(update_into(&mut change, &doc, doc.void(now)?, cause, now))
+                    }
+                    DocumentKind::Invoice => {
+                        if doc.lifecycle == Lifecycle::Draft {
+                            return Err(refused(
+                                "document_draft",
+                                "a draft is not cancelled; it is never issued",
+                            ));
+                        }
+                        let credit_id = Id::generate("crn");
+                        credit_into(
+                            &self.stores,
+                            tenant,
+                            &doc,
+                            &remaining(&doc),
+                            &credit_id,
+                            reason.as_deref(),
+                            &mut change,
+                            cause,
+                            now,
+                        )
+                        .await
+                        .map_err(api_fields)?;
+                        Outcome::doc(new_document(&change, &credit_id)?)
+                    }
+                    DocumentKind::CreditNote => {
+                        return Err(refused(
+                            "not_cancellable",
+                            "a credit note is not cancelled; issue a new invoice instead",
+                        ));
+                    }
+                }
+            }
+            Command::CreditNote { id, lines, reason } => {
+                let doc = self.document(t, id).await?;
+                let mut quantities = vec![Decimal::ZERO; doc.content.lines.len()];
+                for (i, (position, q)) in lines.iter().enumerate() {
+                    let slot = position
+                        .checked_sub(1)
+                        .and_then(|p| quantities.get_mut(p as usize))
+                        .ok_or_else(|| {
+                            refused(
+                                "invalid_items",
+                                format!("the invoice has no line {position}"),
+                            )
+                            .with_field(format!("items[{i}].position"))
+                        })?;
+                    *slot += *q;
+                }
+                let credit_id = Id::generate("crn");
+                credit_into(
+                    &self.stores,
+                    tenant,
+                    &doc,
+                    &quantities,
+                    &credit_id,
+                    reason.as_deref(),
+                    &mut change,
+                    cause,
+                    now,
+                )
+                .await
+                .map_err(api_fields)?;
+                Outcome::doc(new_document(&change, &credit_id)?)
+            }
+            Command::Payment { id, payment } => {
+                let doc = self.document(t, id).await?;
+                if payment.currency != doc.content.currency {
+                    return Err(refused(
+                        "currency_mismatch",
+                        format!(
+                            "the document is in {}; payments are recorded in its currency only",
+                            doc.content.currency
+                        ),
+                    )
+                    .with_field("currency"));
+                }
+                let fact = match &payment.reference {
+                    Some(r) => format!("api-payment:{id}:ref:{r}"),
+                    None => format!(
+                        "api-payment:{id}:{}:{}",
+                        payment.paid_at.to_rfc3339(),
+                        payment.amount
+                    ),
+                };
+                let eid = entry_id(t, &fact);
+                let paid = update_into(
+                    &mut change,
+                    &doc,
+                    doc.record_payment(&eid, payment.amount, now)?,
+                    cause,
+                    now,
+                );
+                let mut e = entry(&paid, EntryKind::Payment, payment.amount, &fact, cause, now);
+                e.payment = Some(PaymentDetails {
+                    method: payment.method.clone(),
+                    reference: payment.reference.clone(),
+                    paid_at: payment.paid_at,
+                });
+                change.ledger.push(e);
+                Outcome::doc(paid)
+            }
+            Command::Refund {
+                id,
+                amount,
+                reference,
+                at,
+            } => {
+                let doc = self.document(t, id).await?;
+                let fact = match reference {
+                    Some(r) => format!("api-refund:{id}:ref:{r}"),
+                    None => format!("api-refund:{id}:{}:{amount}", at.to_rfc3339()),
+                };
+                let eid = entry_id(t, &fact);
+                let refunded = update_into(
+                    &mut change,
+                    &doc,
+                    doc.record_refund(&eid, *amount, now)?,
+                    cause,
+                    now,
+                );
+                change.ledger.push(entry(
+                    &refunded,
+                    EntryKind::Refund,
+                    *amount,
+                    &fact,
+                    cause,
+                    now,
+                ));
+                Outcome::doc(refunded)
+            }
+            Command::Send { id, to } => {
+                let doc = self.document(t, id).await?;
+                if !doc.lifecycle.is_issued() {
+                    return Err(refused(
+                        "document_draft",
+                        "a draft is issued before it is sent",
+                    ));
+                }
+                if !doc.rendered {
+                    return Err(AppError::new(
+                        ErrorKind::Unavailable,
+                        "not_rendered",
+                        "the document's files are being made; send it in a moment",
+                    ));
+                }
+                let with_contract = doc
+                    .related
+                    .iter()
+                    .any(|r| r.kind == RelationKind::FollowsProforma)
+                    && tenant.settings.contract.enabled;
+                let job = Job::new(
+                    t,
+                    JobKind::DeliverDocument,
+                    id,
+                    &format!("send:{}", Id::generate("s")),
+                    now,
+                )
+                .with_input(JobInput {
+                    to: if to.is_empty() {
+                        vec![doc.content.buyer.email.clone()]
+                    } else {
+                        to.clone()
+                    },
+                    with_contract,
+                });
+                change.jobs.push(job.clone());
+                Outcome::Job(job)
+            }
+            Command::PutCustomer { customer } => {
+                change.customers.push(customer.clone());
+                Outcome::Customer(customer.clone())
+            }
+        };
+        Ok((change, outcome))
+    }
+}
+
+/// The document the change creates under `id`, as stored.
+fn new_document(change: &Change, id: &Id) -> Result<Document, AppError> {
+    change
+        .documents
+        .iter()
+        .find(|w| w.expected.is_none() && w.document.id() == id)
+        .map(|w| {
+            let mut d = w.document.clone();
+            d.version = w.next_version();
+            d
+        })
+        .ok_or_else(|| internal("no_document", "the change made no document"))
+}
+
+fn record(
+    tenant: &Id,
+    idem: &Idem,
+    result: &Result<Outcome, AppError>,
+    now: DateTime<Utc>,
+) -> IdempotencyRecord {
+    let (status, body) = (idem.respond)(result);
+    IdempotencyRecord {
+        tenant_id: tenant.clone(),
+        key: idem.key.clone(),
+        request_hash: idem.request_hash.clone(),
+        status,
+        body,
+        created_at: now,
+    }
+}
+
+fn is_client_error(e: &AppError) -> bool {
+    !matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal)
+        && e.code != "idempotency_key_reused"
+}
+
+/// Webhook field paths (`data.items[0]…`) in the API's terms (`items[0]…`).
+fn api_fields(mut e: AppError) -> AppError {
+    if let Some(f) = &e.field
+        && let Some(rest) = f.strip_prefix("data.")
+    {
+        e.field = Some(rest.to_string());
+    }
+    e
+}

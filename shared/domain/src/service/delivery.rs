@@ -1,0 +1,171 @@
+//! Job `deliver_document`: the mail with the document's files, once per send. The job's lease
+//! keeps a second worker from sending while one is at it; a send whose outcome is unknown (a
+//! timeout) keeps the lease, so no retry sends again within it — after it the mail may go out
+//! again (at least once: mail services take no idempotency key). A definite refusal lets the
+//! retry in at once.
+
+use std::sync::Arc;
+
+use crate::document::Document;
+use crate::error::{AppError, ErrorKind, StoreError};
+use crate::jobs::Job;
+use crate::mail::{Attachment, document_mail};
+use crate::model::EInvoiceFormat;
+use crate::ports::{Change, MailSender, Stores};
+
+use super::files::{
+    contract_file_name, contract_key, pdf_file_name, pdf_key, xml_file_name, xml_key,
+};
+use super::issuing::update_into;
+use super::{Attempt, commit_with_retry, internal, job_cause, unavailable};
+
+/// How a delivery attempt failed.
+#[derive(Debug)]
+pub enum DeliveryError {
+    /// Certainly not sent (the provider refused, files missing): retry normally.
+    NotSent(AppError),
+    /// Maybe sent: keep the lease, so no retry sends again before it runs out.
+    MaybeSent(AppError),
+}
+
+#[derive(Clone)]
+pub struct DocumentMailer {
+    stores: Stores,
+    mailer: Arc<dyn MailSender>,
+}
+
+impl DocumentMailer {
+    pub fn new(stores: Stores, mailer: Arc<dyn MailSender>) -> Self {
+        DocumentMailer { stores, mailer }
+    }
+
+    /// Sends the document's mail for `job` (a first delivery, or a resend when the job names
+    /// recipients).
+    pub async fn deliver(&self, job: &Job) -> Result<(), DeliveryError> {
+        let s = &self.stores;
+        let doc = s
+            .repository
+            .document(&job.tenant_id, &job.subject)
+            .await
+            .map_err(|e| DeliveryError::NotSent(e.into()))?
+            .ok_or_else(|| {
+                DeliveryError::NotSent(AppError::not_found(
+                    "document_not_found",
+                    "no such document",
+                ))
+            })?;
+        let resend = !job.input.to.is_empty();
+        if doc.delivery.is_sent() && !resend {
+            return Ok(());
+        }
+        let send = match &doc.delivery {
+            crate::document::Delivery::Sent { sends, .. } => sends + 1,
+            _ => 1,
+        };
+        let now = s.clock.now();
+        let mail = self
+            .mail(&doc, job, send, now)
+            .await
+            .map_err(DeliveryError::NotSent)?;
+        let recipients = mail.to.clone();
+        let message_id = match self.mailer.send(&mail).await {
+            Ok(id) => id,
+            Err(StoreError::Refused(reason)) => {
+                return Err(DeliveryError::NotSent(unavailable("mail_refused", reason)));
+            }
+            Err(e) => return Err(DeliveryError::MaybeSent(e.into())),
+        };
+        let cause = job_cause(job);
+        // The mail is out: recording it must not fail for a passing hiccup.
+        commit_with_retry(
+            s,
+            || async {
+                let doc = s
+                    .repository
+                    .document(&job.tenant_id, &job.subject)
+                    .await?
+                    .ok_or_else(|| internal("document_vanished", "the document disappeared"))?;
+                let now = s.clock.now();
+                let mut change = Change::for_tenant(&job.tenant_id);
+                update_into(
+                    &mut change,
+                    &doc,
+                    doc.mark_sent(recipients.clone(), &message_id, now),
+                    &cause,
+                    now,
+                );
+                Ok(Attempt::Commit(Box::new(change), ()))
+            },
+            |_| None,
+        )
+        .await
+        .map_err(DeliveryError::MaybeSent)?;
+        tracing::info!(tenant_id = %job.tenant_id, document_id = %job.subject, send, "document sent");
+        Ok(())
+    }
+
+    /// After the last attempt: the document's delivery is marked failed (visible in the API).
+    pub async fn give_up(&self, job: &Job, code: &str) -> Result<(), AppError> {
+        let s = &self.stores;
+        let cause = job_cause(job);
+        commit_with_retry(
+            s,
+            || async {
+                let Some(doc) = s.repository.document(&job.tenant_id, &job.subject).await? else {
+                    return Ok(Attempt::Done(()));
+                };
+                if doc.delivery.is_sent() && job.input.to.is_empty() {
+                    return Ok(Attempt::Done(()));
+                }
+                let now = s.clock.now();
+                let mut change = Change::for_tenant(&job.tenant_id);
+                update_into(
+                    &mut change,
+                    &doc,
+                    doc.mark_delivery_failed(code, now),
+                    &cause,
+                    now,
+                );
+                Ok(Attempt::Commit(Box::new(change), ()))
+            },
+            |_| None,
+        )
+        .await
+    }
+
+    async fn mail(
+        &self,
+        doc: &Document,
+        job: &Job,
+        send: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<crate::ports::OutgoingMail, AppError> {
+        let files = &self.stores.files;
+        let inv = &doc.content;
+        let missing = || {
+            unavailable(
+                "documents_missing",
+                "the document's files are not stored yet; retry later",
+            )
+        };
+        let pdf = files.file(&pdf_key(inv)).await?.ok_or_else(missing)?;
+        let mut attachments = Vec::new();
+        if inv.kind.is_tax_document() && inv.einvoice == EInvoiceFormat::Xrechnung {
+            // The XML is the invoice; the PDF travels along as a readable copy.
+            let xml = files.file(&xml_key(inv)).await?.ok_or_else(missing)?;
+            attachments.push(Attachment::new("application/xml", xml_file_name(inv), xml));
+        }
+        attachments.push(Attachment::new("application/pdf", pdf_file_name(inv), pdf));
+        let with_contract = job.input.with_contract;
+        if with_contract {
+            let contract = files.file(&contract_key(inv)).await?.ok_or_else(missing)?;
+            attachments.push(Attachment::new(
+                "application/pdf",
+                contract_file_name(inv),
+                contract,
+            ));
+        }
+        document_mail(inv, &attachments, now, &job.input.to, with_contract, send)
+            .map_err(|e| AppError::new(ErrorKind::Internal, "mail_build_failed", e.to_string()))
+    }
+}

@@ -1,0 +1,152 @@
+//! Issuing: numbering a planned document from its series and putting everything its issue
+//! writes into one change — the document, the number claim, the ledger charge, the audit
+//! entry and the job that renders it.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::Cause;
+use crate::document::{Document, DocumentEvent};
+use crate::error::AppError;
+use crate::jobs::{Job, JobInput, JobKind};
+use crate::ledger::{EntryKind, LedgerEntry, entry_id};
+use crate::model::{DocumentKind, Invoice, Tenant};
+use crate::numbering::CounterKey;
+use crate::ports::{Change, DocumentWrite, NumberClaim, Stores};
+
+use super::internal;
+
+/// Takes numbers for one change: at most one per series (a counter is written once per
+/// transaction).
+pub(crate) struct Numbering<'a> {
+    stores: &'a Stores,
+    tenant: &'a Tenant,
+    taken: BTreeSet<String>,
+}
+
+impl<'a> Numbering<'a> {
+    pub fn new(stores: &'a Stores, tenant: &'a Tenant) -> Numbering<'a> {
+        Numbering {
+            stores,
+            tenant,
+            taken: BTreeSet::new(),
+        }
+    }
+
+    /// Gives `invoice` the next number of its kind's series (as of the counter read now).
+    pub async fn number(&mut self, invoice: &mut Invoice) -> Result<NumberClaim, AppError> {
+        let settings = self.tenant.settings.numbering(invoice.kind);
+        let key = CounterKey::new(
+            &self.tenant.id,
+            invoice.kind.series(),
+            settings.yearly_reset,
+            invoice.issue_date,
+        );
+        if !self.taken.insert(key.scope()) {
+            return Err(internal(
+                "two_numbers_one_series",
+                "one change takes at most one number per series",
+            ));
+        }
+        let current = self.stores.repository.counter(&key).await?;
+        invoice.number = settings.pattern.format(current + 1, invoice.issue_date);
+        Ok(NumberClaim {
+            counter: key,
+            expected: current,
+            number: invoice.number.clone(),
+            document_id: invoice.id.clone(),
+        })
+    }
+}
+
+/// Puts the issue of a numbered `content` into `change`: the new document, its number claim,
+/// the charge of an invoice, the audit entry and the render job. Returns the document as
+/// stored (version 1).
+pub(crate) fn issue_into(
+    change: &mut Change,
+    content: Invoice,
+    claim: NumberClaim,
+    render: JobInput,
+    cause: &Cause,
+    now: DateTime<Utc>,
+) -> Document {
+    let (mut doc, events) = Document::new(content, true, now);
+    doc.version = 1;
+    if doc.kind() == DocumentKind::Invoice {
+        change.ledger.push(LedgerEntry {
+            id: entry_id(&doc.content.tenant_id, &format!("charge:{}", doc.id())),
+            tenant_id: doc.content.tenant_id.clone(),
+            customer_key: doc.content.buyer.customer_key.clone(),
+            document_id: doc.id().clone(),
+            kind: EntryKind::Charge,
+            amount: doc.settlement.charged,
+            currency: doc.content.currency,
+            at: now,
+            cause: cause.clone(),
+            related_document: None,
+            payment: None,
+        });
+    }
+    super::audit(change, &doc, 1, events, cause, now);
+    change.jobs.push(render_job(&doc, render, now));
+    change.numbers.push(claim);
+    change.documents.push(DocumentWrite::new(doc.clone()));
+    doc
+}
+
+/// The job that renders `doc` (and then queues its delivery).
+pub(crate) fn render_job(doc: &Document, input: JobInput, now: DateTime<Utc>) -> Job {
+    Job::new(
+        &doc.content.tenant_id,
+        JobKind::RenderDocument,
+        doc.id(),
+        "",
+        now,
+    )
+    .with_input(input)
+}
+
+/// A ledger entry for `doc` recording `fact`.
+pub(crate) fn entry(
+    doc: &Document,
+    kind: EntryKind,
+    amount: crate::money::Amount,
+    fact: &str,
+    cause: &Cause,
+    now: DateTime<Utc>,
+) -> LedgerEntry {
+    LedgerEntry {
+        id: entry_id(&doc.content.tenant_id, fact),
+        tenant_id: doc.content.tenant_id.clone(),
+        customer_key: doc.content.buyer.customer_key.clone(),
+        document_id: doc.id().clone(),
+        kind,
+        amount,
+        currency: doc.content.currency,
+        at: now,
+        cause: cause.clone(),
+        related_document: None,
+        payment: None,
+    }
+}
+
+/// Writes a transition of a stored document (read at `doc.version`) into `change`.
+pub(crate) fn update_into(
+    change: &mut Change,
+    before: &Document,
+    (after, events): (Document, Vec<DocumentEvent>),
+    cause: &Cause,
+    now: DateTime<Utc>,
+) -> Document {
+    let write = DocumentWrite {
+        document: after,
+        expected: Some(before.version),
+    };
+    let version = write.next_version();
+    let mut stored = write.document.clone();
+    stored.version = version;
+    super::audit(change, &stored, version, events, cause, now);
+    change.documents.push(write);
+    stored
+}

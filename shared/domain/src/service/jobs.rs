@@ -1,0 +1,282 @@
+//! Running jobs: a worker claims a job by id (a lease), runs the handler of its kind, and
+//! completes it — or records the failure: due again after a backoff, `failed` after the last
+//! attempt. The scheduler finds due jobs in the sharded due index and hands each to its worker
+//! (an event on the bus), deferring it meanwhile so it is not handed out twice.
+
+use chrono::TimeDelta;
+
+use crate::error::{AppError, ErrorKind};
+use crate::events::{DomainEvent, Release1Work};
+use crate::jobs::{Job, JobKind, LEASE, MAX_ATTEMPTS, SHARDS};
+use crate::ports::{Change, Stores};
+use crate::values::Id;
+
+use super::bookings::BookingProcessor;
+use super::delivery::{DeliveryError, DocumentMailer};
+use super::rendering::DocumentRenderer;
+use super::{Attempt, commit_with_retry};
+
+/// How long a job handed out by the scheduler waits for its worker before it is handed out
+/// again.
+pub const DISPATCH_HOLD: TimeDelta = TimeDelta::minutes(2);
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    Done,
+    /// Done already, failed, or held by another worker.
+    NotClaimed,
+    /// Failed; due again later.
+    Retrying {
+        code: String,
+        attempt: u32,
+    },
+    /// Failed for the last time; out of the due index.
+    Failed {
+        code: String,
+    },
+    /// Failed in a way that may have had an effect (a mail maybe sent): the lease is kept
+    /// until it runs out.
+    LeaseKept {
+        code: String,
+    },
+}
+
+/// The handlers a worker has (each Lambda worker has its own; the local runner all).
+#[derive(Clone, Default)]
+pub struct Handlers {
+    pub bookings: Option<BookingProcessor>,
+    pub renderer: Option<DocumentRenderer>,
+    pub mailer: Option<DocumentMailer>,
+}
+
+#[derive(Clone)]
+pub struct JobRunner {
+    stores: Stores,
+    handlers: Handlers,
+}
+
+fn retryable(e: &AppError) -> bool {
+    matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal)
+}
+
+impl JobRunner {
+    pub fn new(stores: Stores, handlers: Handlers) -> JobRunner {
+        JobRunner { stores, handlers }
+    }
+
+    /// Whether this runner has the handler for `kind`.
+    pub fn handles(&self, kind: JobKind) -> bool {
+        match kind {
+            JobKind::ApplyBookingEvents => self.handlers.bookings.is_some(),
+            JobKind::RenderDocument => self.handlers.renderer.is_some(),
+            JobKind::DeliverDocument => self.handlers.mailer.is_some(),
+        }
+    }
+
+    /// Runs the job the event hands out (`job.<kind>`), or the work of a release-1 event.
+    pub async fn handle_event(&self, event: &DomainEvent) -> Result<RunOutcome, AppError> {
+        if event.job_kind().is_some() {
+            return self.run(&event.tenant_id, &event.subject.id).await;
+        }
+        Ok(RunOutcome::Done)
+    }
+
+    /// Claims and runs one job. `Err` only when the job store itself failed (the caller should
+    /// try again later; the job stays due).
+    pub async fn run(&self, tenant: &Id, job_id: &Id) -> Result<RunOutcome, AppError> {
+        let s = &self.stores;
+        let now = s.clock.now();
+        let Some(job) = s.jobs.claim(tenant, job_id, now, now + LEASE).await? else {
+            return Ok(RunOutcome::NotClaimed);
+        };
+        if !self.handles(job.kind) {
+            // Handed to the wrong worker: give it back at once.
+            s.jobs.release(&job, "wrong_worker", Some(now)).await?;
+            return Err(AppError::new(
+                ErrorKind::Internal,
+                "wrong_worker",
+                format!("this worker does not run {} jobs", job.kind.as_str()),
+            ));
+        }
+        let result = self.dispatch(&job).await;
+        match result {
+            Ok(()) => {
+                s.jobs.complete(&job).await?;
+                tracing::info!(job_id = %job.id, kind = job.kind.as_str(), tenant_id = %job.tenant_id, attempt = job.attempts, "job done");
+                Ok(RunOutcome::Done)
+            }
+            Err(JobFailure::KeepLease(e)) => {
+                tracing::warn!(job_id = %job.id, kind = job.kind.as_str(), code = e.code, "job failed after a possible effect; its lease is kept");
+                Ok(RunOutcome::LeaseKept {
+                    code: e.code.to_string(),
+                })
+            }
+            Err(JobFailure::Retry(e)) => self.failed(&job, &e).await,
+        }
+    }
+
+    async fn failed(&self, job: &Job, e: &AppError) -> Result<RunOutcome, AppError> {
+        let s = &self.stores;
+        let now = s.clock.now();
+        let last = job.attempts >= MAX_ATTEMPTS || !retryable(e);
+        if last {
+            s.jobs.release(job, e.code, None).await?;
+            tracing::error!(job_id = %job.id, kind = job.kind.as_str(), tenant_id = %job.tenant_id, code = e.code, attempts = job.attempts, "job failed for good");
+            if job.kind == JobKind::DeliverDocument
+                && let Some(mailer) = &self.handlers.mailer
+                && let Err(err) = mailer.give_up(job, e.code).await
+            {
+                tracing::warn!(job_id = %job.id, code = err.code, "marking the delivery failed did not work");
+            }
+            Ok(RunOutcome::Failed {
+                code: e.code.to_string(),
+            })
+        } else {
+            let due = now + Job::backoff(job.attempts);
+            s.jobs.release(job, e.code, Some(due)).await?;
+            tracing::warn!(job_id = %job.id, kind = job.kind.as_str(), tenant_id = %job.tenant_id, code = e.code, attempt = job.attempts, "job failed; due again later");
+            Ok(RunOutcome::Retrying {
+                code: e.code.to_string(),
+                attempt: job.attempts,
+            })
+        }
+    }
+
+    async fn dispatch(&self, job: &Job) -> Result<(), JobFailure> {
+        let h = &self.handlers;
+        match job.kind {
+            JobKind::ApplyBookingEvents => {
+                let p = h.bookings.as_ref().ok_or_else(no_handler)?;
+                p.apply(&job.tenant_id, &job.subject, job)
+                    .await
+                    .map(|_| ())
+                    .map_err(JobFailure::Retry)
+            }
+            JobKind::RenderDocument => {
+                let r = h.renderer.as_ref().ok_or_else(no_handler)?;
+                r.render(job).await.map_err(JobFailure::Retry)
+            }
+            JobKind::DeliverDocument => {
+                let m = h.mailer.as_ref().ok_or_else(no_handler)?;
+                m.deliver(job).await.map_err(|e| match e {
+                    DeliveryError::NotSent(e) => JobFailure::Retry(e),
+                    DeliveryError::MaybeSent(e) => JobFailure::KeepLease(e),
+                })
+            }
+        }
+    }
+
+    /// The work a release-1 event (still in a queue during an upgrade) asked for, as a job of
+    /// today, then run.
+    pub async fn run_release1(&self, work: &Release1Work) -> Result<RunOutcome, AppError> {
+        let s = &self.stores;
+        let now = s.clock.now();
+        let job = match work {
+            Release1Work::Nothing => return Ok(RunOutcome::Done),
+            Release1Work::Booking {
+                tenant_id,
+                booking_id,
+            } => Job::new(
+                tenant_id,
+                JobKind::ApplyBookingEvents,
+                booking_id,
+                "release1",
+                now,
+            ),
+            Release1Work::Deliver {
+                tenant_id,
+                invoice_id,
+            } => Job::new(
+                tenant_id,
+                JobKind::DeliverDocument,
+                invoice_id,
+                "first",
+                now,
+            ),
+        };
+        record_job(&self.stores, job.clone()).await?;
+        self.run(&job.tenant_id, &job.id).await
+    }
+}
+
+/// Writes `job` unless a job with its id exists.
+pub async fn record_job(stores: &Stores, job: Job) -> Result<(), AppError> {
+    commit_with_retry(
+        stores,
+        || async {
+            let mut change = Change::for_tenant(&job.tenant_id);
+            change.jobs.push(job.clone());
+            Ok(Attempt::Commit(Box::new(change), ()))
+        },
+        |c| matches!(c, crate::ports::Conflict::Job(_)).then_some(Ok(())),
+    )
+    .await
+}
+
+enum JobFailure {
+    Retry(AppError),
+    KeepLease(AppError),
+}
+
+fn no_handler() -> JobFailure {
+    JobFailure::Retry(AppError::new(
+        ErrorKind::Internal,
+        "no_handler",
+        "no handler for this job",
+    ))
+}
+
+/// What a scheduler run handed out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub dispatched: usize,
+    pub publish_failures: usize,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    stores: Stores,
+}
+
+impl Scheduler {
+    pub fn new(stores: Stores) -> Scheduler {
+        Scheduler { stores }
+    }
+
+    /// Hands out every job due now (at most `limit` per shard): deferred by
+    /// [`DISPATCH_HOLD`], then announced to its worker.
+    pub async fn dispatch_due(&self, limit: usize) -> Result<DispatchReport, AppError> {
+        let s = &self.stores;
+        let now = s.clock.now();
+        let mut report = DispatchReport::default();
+        for shard in 0..SHARDS {
+            for due in s.jobs.due_jobs(shard, now, limit).await? {
+                if !s.jobs.defer(&due, now + DISPATCH_HOLD).await? {
+                    continue;
+                }
+                let event = DomainEvent::new(
+                    due.kind.event_type(),
+                    &due.tenant_id,
+                    crate::events::Subject {
+                        kind: crate::events::SubjectKind::Job,
+                        id: due.id.clone(),
+                    },
+                    serde_json::json!({ "kind": due.kind.as_str() }),
+                    now,
+                );
+                match s.events.publish(&event).await {
+                    Ok(()) => report.dispatched += 1,
+                    Err(e) => {
+                        report.publish_failures += 1;
+                        tracing::warn!(job_id = %due.id, error = %e, "handing out a due job failed; it is due again after the hold");
+                    }
+                }
+            }
+        }
+        if report.dispatched > 0 {
+            tracing::info!(dispatched = report.dispatched, "due jobs handed out");
+        }
+        Ok(report)
+    }
+}

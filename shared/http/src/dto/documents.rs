@@ -1,0 +1,450 @@
+//! Documents (invoices, proformas, credit notes) as the API shows them, and the write
+//! requests on them. Amounts are decimal strings with two decimals.
+
+use faktura_domain::audit::{AuditEntry, Cause};
+use faktura_domain::document::{Delivery, Document, RelationKind};
+use faktura_domain::model::Invoice;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AddressDto;
+use super::booking::{ExactDecimal, WireCustomer, WireItem};
+
+#[derive(Serialize, ToSchema)]
+pub struct SellerDto {
+    pub name: String,
+    pub vat_id: Option<String>,
+    pub tax_number: Option<String>,
+    pub address: AddressDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BuyerDto {
+    /// The customer's id in the API (`ext:<platform id>` or `email:<address>`).
+    pub id: String,
+    pub number: Option<String>,
+    pub name: String,
+    pub company: Option<String>,
+    pub email: String,
+    pub vat_id: Option<String>,
+    pub address: AddressDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LineDto {
+    pub position: u32,
+    pub description: String,
+    pub quantity: String,
+    pub unit: String,
+    pub unit_price_net: String,
+    pub unit_price_gross: Option<String>,
+    pub net_amount: String,
+    pub vat_category: String,
+    pub vat_rate: String,
+    pub service_start: String,
+    pub service_end: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VatDto {
+    pub category: String,
+    pub rate: String,
+    pub taxable: String,
+    pub vat: String,
+    pub exemption_reason: Option<String>,
+    pub exemption_code: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotalsDto {
+    pub net: String,
+    pub vat: String,
+    pub gross: String,
+    /// BT-113: paid in advance (payments on a proforma, applied customer credit).
+    pub prepaid: String,
+    pub rounding: String,
+    pub amount_due: String,
+    pub vat_breakdown: Vec<VatDto>,
+}
+
+/// The delivery facet.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryDto {
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub sent_at: Option<String>,
+    pub to: Vec<String>,
+    /// How many mails went out (a resend adds one).
+    pub sends: u32,
+    /// For `failed`: why.
+    pub error: Option<String>,
+}
+
+/// The payment facet, from the document's ledger entries.
+#[derive(Serialize, ToSchema)]
+pub struct PaymentStateDto {
+    /// `open`, `partially_paid`, `paid`, `overpaid` or `nothing_due`.
+    pub state: String,
+    /// Still owed; negative: the customer's credit on this document.
+    pub open: String,
+    pub charged: String,
+    pub paid: String,
+    pub refunded: String,
+    pub credited: String,
+    pub credit_applied: String,
+    pub credit_used: String,
+    pub overdue: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RelationDto {
+    /// `credited_by`, `corrects`, `final_invoice`, `follows_proforma`, `replaced_by`, `replaces`.
+    pub kind: String,
+    pub document_id: String,
+    pub number: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PrecedingDto {
+    pub id: String,
+    pub kind: String,
+    pub number: String,
+    pub issue_date: String,
+}
+
+/// One document with its facets.
+#[derive(Serialize, ToSchema)]
+pub struct DocumentDto {
+    pub id: String,
+    /// `invoice`, `proforma` or `credit_note`.
+    pub kind: String,
+    /// UNTDID 1001: 380 invoice, 325 proforma, 381 credit note.
+    pub type_code: String,
+    /// `null` for drafts.
+    pub number: Option<String>,
+    /// `draft`, `issued`, `partially_credited`, `cancelled`, `voided`, `converted`.
+    pub lifecycle: String,
+    /// Release 1's field: `draft`, `issued` (not sent yet) or `sent`.
+    pub status: String,
+    pub delivery: DeliveryDto,
+    pub payment: PaymentStateDto,
+    /// `booking` or `api`.
+    pub source: String,
+    pub booking_id: Option<String>,
+    /// BG-3 of a credit note; the proforma of a final invoice.
+    pub preceding: Option<PrecedingDto>,
+    pub related: Vec<RelationDto>,
+    pub issue_date: Option<String>,
+    pub due_date: String,
+    pub currency: String,
+    pub language: String,
+    pub buyer_reference: Option<String>,
+    pub order_reference: Option<String>,
+    /// `pdf`, `zugferd` or `xrechnung`.
+    pub einvoice: String,
+    pub vat_treatment: String,
+    pub price_basis: String,
+    pub seller: SellerDto,
+    pub customer: BuyerDto,
+    pub lines: Vec<LineDto>,
+    pub totals: TotalsDto,
+    pub notes: Vec<String>,
+    pub payment_terms: String,
+    pub issued_at: Option<String>,
+    pub sent_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+    pub pdf: String,
+    pub xml: Option<String>,
+    pub contract: Option<String>,
+    pub events: String,
+}
+
+fn lower<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl DocumentDto {
+    pub fn new(doc: &Document, today: chrono::NaiveDate) -> DocumentDto {
+        let inv: &Invoice = &doc.content;
+        let issued = doc.lifecycle.is_issued();
+        let t = &inv.totals;
+        let s = &doc.settlement;
+        let (sent_at, to, sends, error) = match &doc.delivery {
+            Delivery::Sent { at, to, sends, .. } => (
+                Some(at.to_rfc3339()),
+                to.iter().map(|a| a.as_str().to_string()).collect(),
+                *sends,
+                None,
+            ),
+            Delivery::Failed { code, .. } => (None, Vec::new(), 0, Some(code.clone())),
+            Delivery::Pending => (None, Vec::new(), 0, None),
+        };
+        let id = inv.id.as_str();
+        DocumentDto {
+            id: id.to_string(),
+            kind: inv.kind.as_str().to_string(),
+            type_code: inv.kind.type_code().to_string(),
+            number: issued.then(|| inv.number.as_str().to_string()),
+            lifecycle: doc.lifecycle.as_str().to_string(),
+            status: if !issued {
+                "draft".into()
+            } else if doc.delivery.is_sent() {
+                "sent".into()
+            } else {
+                "issued".into()
+            },
+            delivery: DeliveryDto {
+                state: doc.delivery.as_str().to_string(),
+                sent_at: sent_at.clone(),
+                to,
+                sends,
+                error,
+            },
+            payment: PaymentStateDto {
+                state: doc.payment_state().as_str().to_string(),
+                open: s.open().to_string(),
+                charged: s.charged.to_string(),
+                paid: s.paid.to_string(),
+                refunded: s.refunded.to_string(),
+                credited: s.credited.to_string(),
+                credit_applied: s.credit_applied.to_string(),
+                credit_used: s.credit_used.to_string(),
+                overdue: doc.is_overdue(today),
+            },
+            source: lower(&inv.source),
+            booking_id: inv.booking_id.as_ref().map(|b| b.as_str().to_string()),
+            preceding: inv.preceding.as_ref().map(|p| PrecedingDto {
+                id: p.id.as_str().to_string(),
+                kind: p.kind.as_str().to_string(),
+                number: p.number.as_str().to_string(),
+                issue_date: p.issue_date.to_string(),
+            }),
+            related: doc
+                .related
+                .iter()
+                .map(|r| RelationDto {
+                    kind: lower(&r.kind),
+                    document_id: r.document_id.as_str().to_string(),
+                    number: r.number.clone(),
+                })
+                .collect(),
+            issue_date: issued.then(|| inv.issue_date.to_string()),
+            due_date: inv.due_date.to_string(),
+            currency: inv.currency.as_str().to_string(),
+            language: inv.language.as_str().to_string(),
+            buyer_reference: inv.buyer_reference.clone(),
+            order_reference: inv.order_reference.clone(),
+            einvoice: inv.einvoice.as_str().to_string(),
+            vat_treatment: lower(&inv.vat_treatment),
+            price_basis: lower(&inv.price_basis),
+            seller: SellerDto {
+                name: inv.seller.legal_name.clone(),
+                vat_id: inv.seller.vat_id.as_ref().map(|v| v.as_str().to_string()),
+                tax_number: inv.seller.tax_number.clone(),
+                address: (&inv.seller.address).into(),
+            },
+            customer: BuyerDto {
+                id: inv.buyer.customer_key.clone(),
+                number: inv.buyer.customer_number.clone(),
+                name: inv.buyer.name.clone(),
+                company: inv.buyer.company.clone(),
+                email: inv.buyer.email.as_str().to_string(),
+                vat_id: inv.buyer.vat_id.as_ref().map(|v| v.as_str().to_string()),
+                address: (&inv.buyer.address).into(),
+            },
+            lines: inv
+                .lines
+                .iter()
+                .map(|l| LineDto {
+                    position: l.position,
+                    description: l.description.clone(),
+                    quantity: l.quantity.normalize().to_string(),
+                    unit: l.unit_code.clone(),
+                    unit_price_net: l.unit_price_net.normalize().to_string(),
+                    unit_price_gross: l.unit_price_gross.map(|p| p.normalize().to_string()),
+                    net_amount: l.net_amount.to_string(),
+                    vat_category: l.vat_category.code().to_string(),
+                    vat_rate: l.vat_rate.to_string(),
+                    service_start: l.service.start.to_string(),
+                    service_end: l.service.end.to_string(),
+                })
+                .collect(),
+            totals: TotalsDto {
+                net: t.tax_exclusive.to_string(),
+                vat: t.vat.to_string(),
+                gross: t.tax_inclusive.to_string(),
+                prepaid: t.prepaid.to_string(),
+                rounding: t.rounding.to_string(),
+                amount_due: t.amount_due.to_string(),
+                vat_breakdown: inv
+                    .vat_breakdown
+                    .iter()
+                    .map(|b| VatDto {
+                        category: b.category.code().to_string(),
+                        rate: b.rate.to_string(),
+                        taxable: b.taxable.to_string(),
+                        vat: b.vat.to_string(),
+                        exemption_reason: b.exemption_reason.clone(),
+                        exemption_code: b.exemption_code.clone(),
+                    })
+                    .collect(),
+            },
+            notes: inv.notes.clone(),
+            payment_terms: inv.payment_terms.clone(),
+            issued_at: issued.then(|| inv.issued_at.to_rfc3339()),
+            sent_at,
+            created_at: doc.created_at.to_rfc3339(),
+            updated_at: doc.updated_at.to_rfc3339(),
+            version: doc.version,
+            pdf: format!("/v1/invoices/{id}/pdf"),
+            xml: (issued && inv.kind.is_tax_document()).then(|| format!("/v1/invoices/{id}/xml")),
+            contract: doc
+                .related
+                .iter()
+                .any(|r| r.kind == RelationKind::FollowsProforma)
+                .then(|| format!("/v1/invoices/{id}/contract")),
+            events: format!("/v1/invoices/{id}/events"),
+        }
+    }
+}
+
+/// A page of documents (`GET /v1/invoices`: every kind unless `kind` says).
+#[derive(Serialize, ToSchema)]
+pub struct DocumentListDto {
+    pub invoices: Vec<DocumentDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page of credit notes (`GET /v1/credit-notes`).
+#[derive(Serialize, ToSchema)]
+pub struct CreditNoteListDto {
+    pub credit_notes: Vec<DocumentDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// One entry of a document's audit trail.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryDto {
+    pub id: String,
+    pub at: String,
+    /// The document's version after the change.
+    pub version: u64,
+    /// What happened: `document.issued`, `payment.recorded`, ...
+    pub event: String,
+    /// The event's details.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// What caused it: `webhook` (with `delivery_id`), `api_key` (with `key_id`), `job`
+    /// (with `job_id`) or `migration`.
+    #[schema(value_type = Object)]
+    pub cause: serde_json::Value,
+}
+
+impl From<&AuditEntry> for AuditEntryDto {
+    fn from(a: &AuditEntry) -> Self {
+        let mut data = serde_json::to_value(&a.event).unwrap_or_default();
+        if let Some(map) = data.as_object_mut() {
+            map.remove("type");
+        }
+        AuditEntryDto {
+            id: a.id.as_str().to_string(),
+            at: a.at.to_rfc3339(),
+            version: a.version,
+            event: a.event.name().to_string(),
+            data,
+            cause: cause_json(&a.cause),
+        }
+    }
+}
+
+pub fn cause_json(c: &Cause) -> serde_json::Value {
+    serde_json::to_value(c).unwrap_or_default()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditListDto {
+    pub events: Vec<AuditEntryDto>,
+}
+
+/// `POST /v1/invoices` and `PATCH /v1/invoices/{id}` (a draft's new content).
+#[derive(Deserialize, ToSchema)]
+pub struct DocumentRequest {
+    /// `invoice` (default) or `proforma`.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// A draft without number that may still change; `POST …/issue` issues it.
+    #[serde(default)]
+    pub draft: Option<bool>,
+    pub currency: String,
+    /// `net` or `gross` (default: the tenant's).
+    #[serde(default)]
+    pub prices: Option<String>,
+    pub customer: WireCustomer,
+    pub items: Vec<WireItem>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/invoices/{id}/cancel`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct CancelRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreditLineRequest {
+    /// The invoice line (BT-126).
+    pub position: u32,
+    #[schema(value_type = String, example = "1")]
+    pub quantity: ExactDecimal,
+}
+
+/// `POST /v1/invoices/{id}/credit-notes`: take back these lines.
+#[derive(Deserialize, ToSchema)]
+pub struct CreditNoteRequest {
+    pub items: Vec<CreditLineRequest>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/invoices/{id}/payments`.
+#[derive(Deserialize, ToSchema)]
+pub struct PaymentRequest {
+    #[schema(value_type = String, example = "50.00")]
+    pub amount: ExactDecimal,
+    /// Must be the document's currency.
+    pub currency: String,
+    /// RFC 3339; default: now.
+    #[serde(default)]
+    pub paid_at: Option<String>,
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The payment's reference: the same reference on this document is the same payment.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/invoices/{id}/refunds`: money paid back out of the customer's credit on it.
+#[derive(Deserialize, ToSchema)]
+pub struct RefundRequest {
+    #[schema(value_type = String, example = "20.00")]
+    pub amount: ExactDecimal,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/invoices/{id}/send`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct SendRequest {
+    /// Send to these addresses instead of the customer's.
+    #[serde(default)]
+    pub to: Option<Vec<String>>,
+}
