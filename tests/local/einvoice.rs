@@ -315,7 +315,7 @@ async fn bookings_that_cannot_become_the_needed_e_invoice_are_refused_up_front()
         assert!(
             t.app
                 .stores
-                .bookings
+                .repository
                 .booking(&tenant, &id.parse().unwrap())
                 .await
                 .unwrap()

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use faktura_domain::StoreError;
-use faktura_domain::ports::{BookingStore, TenantDirectory, TenantRecord};
+use faktura_domain::ports::{TenantDirectory, TenantRecord};
 use faktura_domain::values::Id;
 use faktura_einvoice::EInvoiceXml;
 use faktura_local::app::{LocalApp, LocalConfig};
@@ -200,10 +200,9 @@ fn faulty_router(mode: &'static str) -> axum::Router {
     let (bus, _rx) = faktura_embedded::InProcessBus::new();
     let stores = faktura_domain::ports::Stores {
         tenants: Arc::new(Faulty { mode }),
-        bookings: db.clone(),
-        customers: db.clone(),
-        invoices: db,
-        documents: Arc::new(faktura_embedded::FsDocumentStore::new(std::env::temp_dir())),
+        repository: db.clone(),
+        jobs: db,
+        files: Arc::new(faktura_embedded::FsFileStore::new(std::env::temp_dir())),
         events: Arc::new(bus),
         clock: Arc::new(faktura_domain::ports::SystemClock),
     };
@@ -292,8 +291,8 @@ fn a_panic_or_a_hung_request_still_ends_in_a_json_answer_and_a_log_line() {
 
 fn config(dir: &std::path::Path) -> LocalConfig {
     let mut config = LocalConfig::new(dir.to_path_buf(), load_tenants());
-    // The periodic sweep must not be what recovers the work here.
-    config.sweep_every = Duration::from_secs(3600);
+    // The periodic scheduler must not be what recovers the work here.
+    config.schedule_every = Duration::from_secs(3600);
     config
 }
 
@@ -314,10 +313,14 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
 async fn a_restart_resumes_unfinished_work_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let tenant: Id = DEMO.parse().unwrap();
-    let sent = |s: &Option<faktura_domain::ports::StoredInvoice>| {
-        s.as_ref()
-            .is_some_and(|s| s.status == faktura_domain::model::InvoiceStatus::Sent)
-    };
+    async fn sent(app: &LocalApp, tenant: &Id, id: &Id) -> bool {
+        app.stores
+            .repository
+            .document(tenant, id)
+            .await
+            .unwrap()
+            .is_some_and(|d| d.delivery.is_sent())
+    }
     // A first run issues and mails one invoice.
     let first_invoice: Id = {
         let mut app = LocalApp::start(config(dir.path())).await.unwrap();
@@ -341,95 +344,110 @@ async fn a_restart_resumes_unfinished_work_at_once() {
             .parse()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !sent(
-            &app.stores
-                .invoices
-                .invoice(&tenant, &invoice_id)
-                .await
-                .unwrap(),
-        ) {
+        while !sent(&app, &tenant, &invoice_id).await {
             assert!(Instant::now() < deadline, "first run did not send");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Now the state a kill leaves behind: a second booking recorded whose event died
+        // with the process, its job claimed by a worker that died too (a lease of five
+        // minutes), and a third booking recorded whose event was lost before any worker.
+        let second = faktura_tests::local::record_with_lost_event(
+            &app.stores,
+            DEMO,
+            &sample_with("bk_resume_2", &[]),
+        )
+        .await;
+        let jobs = app
+            .stores
+            .jobs
+            .jobs(
+                &tenant,
+                Some(faktura_domain::jobs::JobState::Pending),
+                None,
+                10,
+            )
+            .await
+            .unwrap()
+            .jobs;
+        let job = jobs
+            .iter()
+            .find(|j| j.subject.as_str() == "bk_resume_2")
+            .expect("the second booking's job");
+        let now = chrono::Utc::now();
+        app.stores
+            .jobs
+            .claim(&tenant, &job.id, now, now + chrono::TimeDelta::minutes(5))
+            .await
+            .unwrap()
+            .expect("claimed by the worker that dies");
+        let third = faktura_tests::local::record_with_lost_event(
+            &app.stores,
+            DEMO,
+            &sample_with("bk_resume_3", &[]),
+        )
+        .await;
         app.shutdown().await;
+        assert!(second.invoice_id.is_some() && third.invoice_id.is_some());
         invoice_id
     };
-    // Now the state a kill leaves behind: that mail was being sent (lease held for five
-    // minutes, not marked sent, nothing in the outbox), and a second booking was recorded but
-    // its event died with the process.
-    {
-        let conn = rusqlite::Connection::open(dir.path().join("faktura.sqlite3")).unwrap();
-        let lease = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
-        let changed = conn
-            .execute(
-                "UPDATE invoices SET status = 'issued', sent_at = NULL, message_id = NULL, lease_until = ?1 WHERE invoice_id = ?2",
-                rusqlite::params![lease.timestamp_nanos_opt().unwrap(), first_invoice.as_str()],
-            )
-            .unwrap();
-        assert_eq!(changed, 1);
-        std::fs::remove_file(
-            dir.path()
-                .join("outbox")
-                .join(format!("{first_invoice}.eml")),
-        )
-        .unwrap();
-        let db = faktura_embedded::SqliteStore::open(&dir.path().join("faktura.sqlite3")).unwrap();
-        let booking = faktura_domain::booking::parse_booking_event(
-            sample_with("bk_resume_2", &[]).as_bytes(),
-        )
-        .unwrap();
-        let record = faktura_domain::ports::BookingRecord {
-            tenant_id: tenant.clone(),
-            booking_id: booking.id.clone(),
-            payload_hash: faktura_domain::invoicing::booking_hash(&booking),
-            invoice_id: Id::generate("inv"),
-            booking,
-            status: faktura_domain::ports::BookingStatus::Received,
-            received_at: chrono::Utc::now(),
-        };
-        db.record_booking(&record).await.unwrap();
-    }
     let started = Instant::now();
     let app = LocalApp::start(config(dir.path())).await.unwrap();
     let deadline = Duration::from_secs(20);
-    let second_invoice = loop {
-        let booking = app
-            .stores
-            .bookings
-            .booking(&tenant, &"bk_resume_2".parse().unwrap())
-            .await
-            .unwrap()
-            .unwrap();
-        let second = app
-            .stores
-            .invoices
-            .invoice(&tenant, &booking.invoice_id)
-            .await
-            .unwrap();
-        let first = app
-            .stores
-            .invoices
-            .invoice(&tenant, &first_invoice)
-            .await
-            .unwrap();
-        if sent(&second) && sent(&first) {
-            break second.unwrap();
+    let ids = |b: &str| {
+        let app = &app;
+        let tenant = tenant.clone();
+        let b: Id = b.parse().unwrap();
+        async move {
+            app.stores
+                .repository
+                .booking(&tenant, &b)
+                .await
+                .unwrap()
+                .and_then(|r| r.documents.invoice)
+        }
+    };
+    loop {
+        let mut all = sent(&app, &tenant, &first_invoice).await;
+        for b in ["bk_resume_2", "bk_resume_3"] {
+            all &= match ids(b).await {
+                Some(id) => sent(&app, &tenant, &id).await,
+                None => false,
+            };
+        }
+        if all {
+            break;
         }
         assert!(
             started.elapsed() < deadline,
             "not resumed within {deadline:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    // Well before the periodic sweep (30 s period, 60 s grace) or the lease (5 min) would have.
+    }
+    // Well before the periodic scheduler (an hour here) or the lease (5 min) would have.
     eprintln!("resumed in {:?}", started.elapsed());
-    assert!(second_invoice.invoice.number.as_str().ends_with("-00002"));
+    let mut numbers = Vec::new();
+    for b in ["bk_resume_2", "bk_resume_3"] {
+        let id = ids(b).await.unwrap();
+        let doc = app
+            .stores
+            .repository
+            .document(&tenant, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        numbers.push(doc.content.number.as_str().to_string());
+    }
+    numbers.sort();
+    assert!(
+        numbers[0].ends_with("-00002") && numbers[1].ends_with("-00003"),
+        "{numbers:?}"
+    );
     assert_eq!(
         std::fs::read_dir(dir.path().join("outbox"))
             .unwrap()
             .count(),
-        2,
-        "one mail per invoice"
+        3,
+        "one mail per invoice, none twice"
     );
     app.shutdown().await;
 }

@@ -1,14 +1,10 @@
 //! The whole local pipeline: webhook in, invoice numbered, PDF rendered and read back,
-//! mail written with the PDF attached; concurrency, injection and the sweep.
+//! mail written with the PDF attached; concurrency, injection and the scheduler.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::TimeDelta;
-use faktura_domain::booking::parse_booking_event;
 use faktura_domain::i18n;
-use faktura_domain::invoicing::booking_hash;
-use faktura_domain::ports::{BookingRecord, BookingStatus};
 use faktura_domain::values::Id;
 use faktura_domain::values::Language;
 use faktura_tests::local::{
@@ -265,45 +261,30 @@ async fn concurrent_bookings_and_retries_give_gapless_numbers_and_one_mail_each(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sweep_recovers_a_booking_whose_event_was_lost() {
+async fn the_scheduler_hands_out_a_job_whose_event_was_lost() {
     let t = TestApp::start().await;
-    // A booking recorded by the webhook whose `booking.received` never reached a worker.
-    let booking = parse_booking_event(SAMPLE.as_bytes()).unwrap();
+    // A booking recorded by the webhook whose job event never reached a worker.
+    let accepted = faktura_tests::local::record_with_lost_event(&t.app.stores, DEMO, SAMPLE).await;
+    let invoice_id = accepted.invoice_id.expect("an invoice id");
     let tenant: Id = DEMO.parse().unwrap();
-    let invoice_id = Id::generate("inv");
-    let record = BookingRecord {
-        tenant_id: tenant.clone(),
-        booking_id: booking.id.clone(),
-        payload_hash: booking_hash(&booking),
-        invoice_id: invoice_id.clone(),
-        booking,
-        status: BookingStatus::Received,
-        received_at: chrono::Utc::now() - TimeDelta::minutes(10),
-    };
-    t.app.stores.bookings.record_booking(&record).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         t.app
             .stores
-            .invoices
-            .invoice(&tenant, &invoice_id)
+            .repository
+            .document(&tenant, &invoice_id)
             .await
             .unwrap()
             .is_none()
     );
 
-    let report = t
-        .app
-        .sweeper
-        .sweep(TimeDelta::minutes(1), 100)
-        .await
-        .unwrap();
-    assert_eq!(report.bookings, 1);
+    let report = t.app.scheduler.dispatch_due(100).await.unwrap();
+    assert_eq!(report.dispatched, 1, "the one due job");
     let inv = t.wait_sent(DEMO, invoice_id.as_str(), WAIT).await;
     assert!(inv["number"].as_str().unwrap().ends_with("00001"));
-    // Sweeping again finds nothing and sends nothing twice.
-    let report = t.app.sweeper.sweep(TimeDelta::zero(), 100).await.unwrap();
-    assert_eq!((report.bookings, report.invoices), (0, 0));
+    // The scheduler finds nothing more and nothing is sent twice.
+    let report = t.app.scheduler.dispatch_due(100).await.unwrap();
+    assert_eq!(report.dispatched, 0);
     assert_eq!(t.outbox().len(), 1);
     // The platform's retry of that booking is answered with the same invoice.
     let a = t.post_signed(DEMO, DEMO_SECRET, SAMPLE).await;

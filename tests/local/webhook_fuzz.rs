@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use faktura_domain::ports::{Stores, SystemClock};
 use faktura_einvoice::EInvoiceXml;
-use faktura_embedded::{FsDocumentStore, InProcessBus, SqliteStore, StaticTenants};
+use faktura_embedded::{FsFileStore, InProcessBus, SqliteStore, StaticTenants};
 use faktura_tests::fuzz::{self, Target};
 use faktura_tests::local::{DEMO_KEY, load_tenants};
 
@@ -24,10 +24,9 @@ fn embedded_target(dir: &std::path::Path) -> Target {
     let (bus, _events) = InProcessBus::new();
     let stores = Stores {
         tenants: directory,
-        bookings: db.clone(),
-        customers: db.clone(),
-        invoices: db,
-        documents: Arc::new(FsDocumentStore::new(dir.to_path_buf())),
+        repository: db.clone(),
+        jobs: db,
+        files: Arc::new(FsFileStore::new(dir.to_path_buf())),
         events: Arc::new(bus),
         clock: Arc::new(SystemClock),
     };

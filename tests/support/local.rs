@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use faktura_domain::model::InvoiceStatus;
 use faktura_domain::values::Id;
 use faktura_http::signature::{WebhookSecret, sign};
 use faktura_local::app::{LocalApp, LocalConfig};
@@ -42,8 +41,8 @@ impl TestApp {
     pub async fn start() -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = LocalConfig::new(dir.path().join("data"), load_tenants());
-        // Tests drive the sweep themselves.
-        config.sweep_every = Duration::from_secs(3600);
+        // Tests drive the scheduler themselves.
+        config.schedule_every = Duration::from_secs(3600);
         let mut app = LocalApp::start(config).await.expect("local app starts");
         let addr = app
             .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -141,14 +140,14 @@ impl TestApp {
         let tenant_id: Id = tenant.parse().expect("tenant id");
         let invoice_id: Id = invoice_id.parse().expect("invoice id");
         loop {
-            if let Some(s) = self
+            if let Some(d) = self
                 .app
                 .stores
-                .invoices
-                .invoice(&tenant_id, &invoice_id)
+                .repository
+                .document(&tenant_id, &invoice_id)
                 .await
                 .expect("store")
-                && s.status == InvoiceStatus::Sent
+                && d.delivery.is_sent()
             {
                 break;
             }
@@ -194,4 +193,30 @@ pub fn sample_with(booking_id: &str, replacements: &[(&str, &str)]) -> String {
         body = body.replace(from, to);
     }
     body
+}
+
+/// Records a webhook body for `tenant` as the webhook does, but its events never reach a
+/// worker (the process died right after the commit): the scheduler has to hand its job out.
+pub async fn record_with_lost_event(
+    stores: &faktura_domain::ports::Stores,
+    tenant: &str,
+    body: &str,
+) -> faktura_domain::service::intake::BookingAccepted {
+    let mut quiet = stores.clone();
+    quiet.events = std::sync::Arc::new(crate::contract::DroppedEvents);
+    let tenant_id: Id = tenant.parse().expect("tenant id");
+    let record = quiet
+        .tenants
+        .tenant(&tenant_id)
+        .await
+        .expect("tenants")
+        .expect("tenant");
+    let event = faktura_http::dto::booking::parse_booking_event(body.as_bytes()).expect("body");
+    faktura_domain::service::intake::BookingIntake::new(
+        quiet,
+        std::sync::Arc::new(faktura_einvoice::EInvoiceXml),
+    )
+    .receive(&record, Some(&format!("msg_lost_{}", uuid_like())), event)
+    .await
+    .expect("recorded")
 }

@@ -92,8 +92,6 @@ impl TestStack {
             (BUCKET_VAR, self.bucket.as_str()),
             (EVENT_BUS_VAR, self.bus.as_str()),
             (S3_PATH_STYLE_VAR, "true"),
-            // Tests invoke the sweep on purpose: anything not done yet counts as stuck.
-            (SWEEP_GRACE_VAR, "0"),
             ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
             ("AWS_REGION", crate::moto::REGION),
             ("AWS_ACCESS_KEY_ID", "testing"),

@@ -116,6 +116,15 @@ impl Amount {
     }
 }
 
+impl std::str::FromStr for Amount {
+    type Err = ValueError;
+
+    /// The same as [`Amount::parse_exact`]: nothing is rounded.
+    fn from_str(text: &str) -> Result<Amount, ValueError> {
+        Amount::parse_exact(text)
+    }
+}
+
 /// The largest amount Faktura accepts as input (EPC QR codes stop at 999,999,999.99 too).
 pub const MAX_AMOUNT: i64 = 999_999_999;
 

@@ -214,9 +214,15 @@ impl InvoiceNumber {
         &self.0
     }
 
-    /// The empty number of an invoice that is planned but not yet stored.
-    pub(crate) fn unassigned() -> InvoiceNumber {
+    /// The empty number of a document that is planned or a draft: it gets its number when it
+    /// is issued. Stored as `""`, and read back as such (never from outside input: `FromStr`
+    /// refuses it).
+    pub fn unassigned() -> InvoiceNumber {
         InvoiceNumber(String::new())
+    }
+
+    pub fn is_assigned(&self) -> bool {
+        !self.0.is_empty()
     }
 }
 
@@ -237,7 +243,28 @@ impl FromStr for InvoiceNumber {
         }
     }
 }
-string_newtype_serde!(InvoiceNumber);
+impl Serialize for InvoiceNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for InvoiceNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            // A stored draft.
+            return Ok(InvoiceNumber::unassigned());
+        }
+        InvoiceNumber::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for InvoiceNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Identifiers chosen by the platform (booking, customer ids) or by us (tenant ids).
 /// Restricted to a safe alphabet so they can be used in keys, paths and file names.

@@ -79,6 +79,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The document the command works on, if it names one.
+    pub fn document_id(&self) -> Option<&Id> {
+        match self {
+            Command::ChangeDraft { id, .. }
+            | Command::Issue { id }
+            | Command::Cancel { id, .. }
+            | Command::CreditNote { id, .. }
+            | Command::Payment { id, .. }
+            | Command::Refund { id, .. }
+            | Command::Send { id, .. } => Some(id),
+            Command::Create { .. } | Command::PutCustomer { .. } => None,
+        }
+    }
+}
+
 /// What a command made.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -162,11 +178,24 @@ impl Commands {
                     "idempotency_replay",
                     "",
                 ))),
-                // The payment (or job) is recorded already: answered by the read below.
+                // The payment (or refund) is recorded already: the answer is the document
+                // as it stands (read below), the same as for the first report.
+                Conflict::LedgerEntry(_) => Some(Err(AppError::new(
+                    ErrorKind::Conflict,
+                    "already_recorded",
+                    "",
+                ))),
                 _ => None,
             },
         )
         .await;
+        let result = match (result, command.document_id()) {
+            (Err(e), Some(id)) if e.code == "already_recorded" => self
+                .document(tenant_id, id)
+                .await
+                .map(|d| Answered::Fresh(Box::new(Outcome::doc(d)))),
+            (result, _) => result,
+        };
         match (result, &idem) {
             (Err(e), Some(idem)) if e.code == "idempotency_replay" => self
                 .stored(tenant_id, idem)
@@ -219,7 +248,7 @@ impl Commands {
             .repository
             .document(tenant, id)
             .await?
-            .ok_or_else(|| AppError::not_found("document_not_found", format!("no document '{id}'")))
+            .ok_or_else(|| AppError::not_found("invoice_not_found", format!("no document '{id}'")))
     }
 
     fn check_einvoice(&self, invoice: &Invoice) -> Result<(), AppError> {

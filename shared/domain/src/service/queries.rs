@@ -44,7 +44,7 @@ impl Queries {
             .repository
             .document(tenant, id)
             .await?
-            .ok_or_else(|| AppError::not_found("document_not_found", format!("no document '{id}'")))
+            .ok_or_else(|| AppError::not_found("invoice_not_found", format!("no document '{id}'")))
     }
 
     pub async fn documents(

@@ -123,7 +123,7 @@ CREATE TABLE audit (
     at          INTEGER NOT NULL,
     entry       TEXT    NOT NULL
 );
-CREATE INDEX audit_by_document ON audit (tenant_id, document_id, seq);
+CREATE INDEX audit_by_document ON audit (tenant_id, document_id, at, entry_id);
 
 CREATE TABLE jobs (
     seq       INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -574,7 +574,7 @@ impl Repository for SqliteStore {
         let rows: Vec<String> = self
             .run(move |conn| {
                 let mut stmt = conn
-                    .prepare_cached("SELECT entry FROM audit WHERE tenant_id = ?1 AND document_id = ?2 ORDER BY seq")
+                    .prepare_cached("SELECT entry FROM audit WHERE tenant_id = ?1 AND document_id = ?2 ORDER BY at, entry_id")
                     .map_err(db)?;
                 let rows = stmt
                     .query_map(params![t, d], |r| r.get(0))

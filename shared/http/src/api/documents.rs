@@ -38,7 +38,7 @@ fn today(state: &AppState) -> NaiveDate {
 }
 
 fn doc_id(raw: &str) -> Result<Id, AppError> {
-    path_id(raw, "document_not_found")
+    path_id(raw, "invoice_not_found")
 }
 
 /// Parses a JSON body into `T`, with schema errors naming the field.
