@@ -1,6 +1,7 @@
-//! The storage contracts against the AWS adapters (DynamoDB, S3), on a local moto server, plus
+//! The port contracts against the AWS adapters (DynamoDB, S3) on a local moto server, plus
 //! what only the AWS adapters do: tenants in the table, S3 object metadata and presigned
-//! links, SES raw mail, EventBridge events routed to SQS.
+//! links, SES raw mail, EventBridge events routed to SQS, the index of owed invoices, and
+//! release-1 items read and migrated.
 //!
 //! Needs `.venv/bin/moto_server` (`scripts/install-test-tools`). One server per test binary;
 //! every test makes its own table / bucket / bus, so tests run in parallel.
@@ -9,18 +10,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use faktura_aws::{
-    DynamoStore, EventBridgePublisher, S3DocumentStore, S3Settings, SesMailSender, TABLE,
+    DynamoStore, EventBridgePublisher, S3FileStore, S3Settings, SesMailSender, TABLE,
 };
 use faktura_domain::StoreError;
-use faktura_domain::events::{DomainEvent, EVENT_SOURCE, EventType};
-use faktura_domain::mail::{Attachment, invoice_mail};
+use faktura_domain::events::{DomainEvent, EVENT_SOURCE, Subject, SubjectKind};
+use faktura_domain::mail::{Attachment, document_mail};
+use faktura_domain::model::DocumentKind;
 use faktura_domain::ports::{
-    BookingStore, CustomerStore, DocumentStore, EventPublisher, InvoiceStore, MailSender,
-    TenantDirectory, TenantRecord,
+    EventPublisher, FileStore, MailSender, Repository, TenantDirectory, TenantRecord,
 };
-use faktura_tests::contract::{self, at};
+use faktura_tests::contract::{self, Adapters, at};
 use faktura_tests::moto::{MotoServer, REGION, unique_name};
 use mail_parser::MimeHeaders;
+
+#[path = "contract_aws/migration.rs"]
+mod migration;
 
 fn moto() -> &'static MotoServer {
     MotoServer::shared()
@@ -36,13 +40,13 @@ async fn store() -> DynamoStore {
     DynamoStore::new(&config, table)
 }
 
-/// A document store on a fresh bucket of its own.
-async fn documents() -> S3DocumentStore {
+/// A file store on a fresh bucket of its own.
+async fn files() -> S3FileStore {
     let bucket = unique_name("faktura");
     faktura_aws::setup::create_bucket(&moto().s3_client(), &bucket, REGION)
         .await
         .expect("create bucket");
-    S3DocumentStore::new(
+    S3FileStore::new(
         &moto().sdk_config(),
         S3Settings {
             force_path_style: true,
@@ -51,112 +55,18 @@ async fn documents() -> S3DocumentStore {
     )
 }
 
-// ---- the contracts -----------------------------------------------------------------------
-
-#[tokio::test]
-async fn record_booking_is_insert_if_absent() {
-    contract::record_booking_is_insert_if_absent(&store().await).await;
+async fn adapters() -> Adapters {
+    let table = Arc::new(store().await);
+    Adapters {
+        repository: table.clone(),
+        jobs: table,
+        files: Arc::new(files().await),
+    }
 }
 
-#[tokio::test]
-async fn booking_lookup() {
-    contract::booking_lookup(&store().await).await;
-}
-
-#[tokio::test]
-async fn mark_booking_invoiced() {
-    contract::mark_booking_invoiced(&store().await).await;
-}
-
-#[tokio::test]
-async fn bookings_awaiting_invoice() {
-    contract::bookings_awaiting_invoice(&store().await).await;
-}
-
-#[tokio::test]
-async fn customer_upsert_and_get() {
-    contract::customer_upsert_and_get(&store().await).await;
-}
-
-#[tokio::test]
-async fn counter_starts_at_zero() {
-    contract::counter_starts_at_zero(&store().await).await;
-}
-
-#[tokio::test]
-async fn insert_issued_outcomes() {
-    contract::insert_issued_outcomes(&store().await).await;
-}
-
-#[tokio::test]
-async fn counters_are_independent() {
-    contract::counters_are_independent(&store().await).await;
-}
-
-#[tokio::test]
-async fn invoice_not_found() {
-    contract::invoice_not_found(&store().await).await;
-}
-
-#[tokio::test]
-async fn list_invoices_order_and_filters() {
-    contract::list_invoices_order_and_filters(&store().await).await;
-}
-
-#[tokio::test]
-async fn list_invoices_pagination() {
-    contract::list_invoices_pagination(&store().await).await;
-}
-
-#[tokio::test]
-async fn claim_delivery_lease() {
-    contract::claim_delivery_lease(&store().await).await;
-}
-
-#[tokio::test]
-async fn invoices_awaiting_delivery() {
-    contract::invoices_awaiting_delivery(&store().await).await;
-}
-
-#[tokio::test]
-async fn documents_roundtrip() {
-    contract::documents_roundtrip(&documents().await).await;
-}
-
-#[tokio::test]
-async fn document_bad_keys_rejected() {
-    contract::document_bad_keys_rejected(&documents().await).await;
-}
-
-/// All store contracts at once on one shared table (fresh tenants keep them apart), as
-/// production shares one table between all tenants.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_contracts_share_one_table() {
-    let started = Instant::now();
-    let store = store().await;
-    let (b, c, i): (&dyn BookingStore, &dyn CustomerStore, &dyn InvoiceStore) =
-        (&store, &store, &store);
-    contract::all_store_contracts_at_once(b, c, i).await;
-    eprintln!(
-        "all store contracts on one moto table: {:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn numbering_is_gapless_under_concurrency() {
-    let store = store().await;
-    let report = contract::numbering_is_gapless_under_concurrency(Arc::new(store), 200).await;
-    eprintln!(
-        "gapless numbering on moto: {} concurrent tasks, {} insert_issued attempts, {:?}",
-        report.tasks, report.attempts, report.elapsed
-    );
-}
-
-/// The `NUMBER#` claim in the numbering transaction (see the contract).
-#[tokio::test]
-async fn duplicate_number_is_refused_and_writes_nothing() {
-    contract::duplicate_number_is_refused(&store().await).await;
+mod contracts {
+    use super::adapters;
+    faktura_tests::contract_suite!(adapters);
 }
 
 fn tenant_record(tenant_id: &faktura_domain::values::Id) -> TenantRecord {
@@ -271,7 +181,7 @@ async fn tenants_by_id_and_hashed_api_key() {
 
 #[tokio::test]
 async fn s3_objects_carry_type_disposition_and_encryption() {
-    let docs = documents().await;
+    let docs = files().await;
     let key = format!(
         "tenants/{}/invoices/inv_1/RE-2026-00001.pdf",
         contract::fresh_tenant_id()
@@ -281,9 +191,9 @@ async fn s3_objects_carry_type_disposition_and_encryption() {
         .copied()
         .chain((0..=255u8).cycle().take(10_000))
         .collect();
-    docs.put_document(&key, pdf.clone(), "application/pdf", "RE-2026-00001.pdf")
+    docs.put_file(&key, pdf.clone(), "application/pdf", "RE-2026-00001.pdf")
         .await
-        .expect("put_document");
+        .expect("put_file");
 
     let head = moto()
         .s3_client()
@@ -346,20 +256,21 @@ async fn ses_sends_the_raw_message_with_its_attachment() {
     .await
     .expect("create identity");
     let booking = contract::sample_booking("bk_mail", "cus_42");
-    let invoice = contract::sample_invoice(
+    let invoice = contract::issued_document(
         &tenant,
         &booking,
-        &contract::fresh_tenant_id(),
+        DocumentKind::Invoice,
         at(2026, 4, 1, 9, 0, 0),
         1,
-    );
+    )
+    .content;
     // Binary content: every byte value, as a PDF has.
     let pdf: Vec<u8> = b"%PDF-1.7\n"
         .iter()
         .copied()
         .chain((0..=255u8).cycle().take(5_000))
         .collect();
-    let mail = invoice_mail(
+    let mail = document_mail(
         &invoice,
         &[Attachment::new(
             "application/pdf",
@@ -367,8 +278,11 @@ async fn ses_sends_the_raw_message_with_its_attachment() {
             pdf.clone(),
         )],
         at(2026, 4, 1, 9, 1, 0),
+        &[],
+        false,
+        1,
     )
-    .expect("invoice mail");
+    .expect("document mail");
 
     let sender = SesMailSender::new(&config, None);
     let message_id = sender.send(&mail).await.expect("send");
@@ -458,11 +372,13 @@ async fn eventbridge_routes_events_to_sqs() {
     let publisher = EventBridgePublisher::new(&config, &bus);
     let tenant = contract::fresh_tenant_id();
     let event = DomainEvent::new(
-        EventType::InvoiceIssued,
+        "document.issued",
         &tenant,
-        &contract::id("bk_1"),
-        &contract::id("inv_1"),
-        Some("RE-2026-00001"),
+        Subject {
+            kind: SubjectKind::Document,
+            id: contract::id("inv_1"),
+        },
+        serde_json::json!({"number": "RE-2026-00001"}),
         at(2026, 4, 1, 9, 0, 0),
     );
     publisher.publish(&event).await.expect("publish");
@@ -484,7 +400,7 @@ async fn eventbridge_routes_events_to_sqs() {
     };
     let envelope: serde_json::Value = serde_json::from_str(&body).expect("an event envelope");
     assert_eq!(envelope["source"], EVENT_SOURCE);
-    assert_eq!(envelope["detail-type"], "invoice.issued");
+    assert_eq!(envelope["detail-type"], "document.issued");
     assert_eq!(
         envelope["detail"],
         serde_json::to_value(&event).expect("event JSON"),
@@ -503,75 +419,68 @@ async fn eventbridge_routes_events_to_sqs() {
     );
 }
 
-// ---- GSI3: invoices by status and due date -----------------------------------------------
+// ---- GSI3: owed invoices by due date ------------------------------------------------------
 
+/// Issued invoices with something open carry GSI3 (`TENANT#{t}#OPEN` / `{due date}#{id}`),
+/// earliest due first; paying or cancelling one takes it out (reminders read this index).
 #[tokio::test]
-async fn invoices_are_indexed_by_status_and_due_date() {
-    use faktura_aws::dynamo::status_partition;
+async fn owed_invoices_are_indexed_by_due_date() {
     use faktura_aws::schema::GSI3;
-    use faktura_domain::model::InvoiceStatus;
+    use faktura_domain::ports::{Change, DocumentWrite};
 
     let store = store().await;
     let tenant = contract::sample_tenant(&contract::fresh_tenant_id());
     let mut issued = Vec::new();
     // Issued on different days, so due dates differ; issue order is not due-date order.
-    for (n, day) in [(1, 20), (2, 5), (3, 12)] {
-        let inv = contract::issue_next(
-            &store,
+    for (n, day) in [(1u64, 20), (2, 5), (3, 12)] {
+        let doc = contract::issued_document(
             &tenant,
-            &format!("bk_due_{n}"),
-            "cus_42",
+            &contract::sample_booking(&format!("bk_due_{n}"), "cus_42"),
+            DocumentKind::Invoice,
             at(2026, 3, day, 9, 0, 0),
-        )
-        .await;
-        issued.push(inv);
+            n,
+        );
+        store
+            .commit(contract::repository::issue_change(&tenant, &doc, n - 1))
+            .await
+            .expect("commit");
+        let mut stored = doc.clone();
+        stored.version = 1;
+        issued.push(stored);
     }
-    store
-        .mark_sent(
-            &tenant.id,
-            &issued[2].id,
-            at(2026, 3, 13, 9, 0, 0),
-            "msg-due-3",
-        )
-        .await
-        .expect("mark_sent");
+    // The third is paid in full.
+    let mut paid = issued[2].clone();
+    paid.settlement.paid = paid.settlement.charged;
+    let mut change = Change::for_tenant(&tenant.id);
+    change.documents.push(DocumentWrite::update(paid));
+    store.commit(change).await.expect("commit");
 
     let client = aws_sdk_dynamodb::Client::new(&moto().sdk_config());
-    let ids_in = |status: InvoiceStatus| {
-        let client = client.clone();
-        let table = store.table().to_string();
-        let partition = status_partition(&tenant.id, status);
-        async move {
-            let out = client
-                .query()
-                .table_name(table)
-                .index_name(GSI3.name)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", GSI3.partition_key)
-                .expression_attribute_values(
-                    ":pk",
-                    aws_sdk_dynamodb::types::AttributeValue::S(partition),
-                )
-                .send()
-                .await
-                .expect("Query GSI3");
-            out.items()
-                .iter()
-                .map(|item| {
-                    let sk = item[GSI3.sort_key].as_s().expect("GSI3SK").clone();
-                    sk.split_once('#').expect("{due}#{id}").1.to_string()
-                })
-                .collect::<Vec<String>>()
-        }
-    };
-    // Open invoices, earliest due first; the sent one moved to the `sent` partition.
+    let out = client
+        .query()
+        .table_name(store.table())
+        .index_name(GSI3.name)
+        .key_condition_expression("#pk = :pk")
+        .expression_attribute_names("#pk", GSI3.partition_key)
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{}#OPEN", tenant.id)),
+        )
+        .send()
+        .await
+        .expect("Query GSI3");
+    let ids: Vec<String> = out
+        .items()
+        .iter()
+        .map(|item| {
+            let sk = item[GSI3.sort_key].as_s().expect("GSI3SK").clone();
+            sk.split_once('#').expect("{due}#{id}").1.to_string()
+        })
+        .collect();
     assert_eq!(
-        ids_in(InvoiceStatus::Issued).await,
-        vec![issued[1].id.to_string(), issued[0].id.to_string()]
-    );
-    assert_eq!(
-        ids_in(InvoiceStatus::Sent).await,
-        vec![issued[2].id.to_string()]
+        ids,
+        vec![issued[1].id().to_string(), issued[0].id().to_string()],
+        "the owed invoices, earliest due first; the paid one left the index"
     );
 }
 
@@ -591,15 +500,11 @@ async fn the_webhook_holds_its_contract_for_generated_requests_on_dynamodb() {
             .map(|t| (t.record, t.api_keys))
             .collect(),
     ));
-    let dir = tempfile::tempdir().unwrap();
     let stores = faktura_domain::ports::Stores {
         tenants: directory,
-        bookings: table.clone(),
-        customers: table.clone(),
-        invoices: table,
-        documents: Arc::new(faktura_embedded::FsDocumentStore::new(
-            dir.path().to_path_buf(),
-        )),
+        repository: table.clone(),
+        jobs: table,
+        files: Arc::new(files().await),
         events: Arc::new(faktura_tests::fuzz::RecordingPublisher::default()),
         clock: Arc::new(faktura_domain::ports::SystemClock),
     };

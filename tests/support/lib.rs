@@ -8,3 +8,4 @@ pub mod local;
 pub mod moto;
 pub mod pdf;
 pub mod stack;
+pub mod upgrade;

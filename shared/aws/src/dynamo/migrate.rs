@@ -3,7 +3,9 @@
 //!
 //! - [`DynamoStore::adopt_release1_work`]: work release 1 left pending — bookings `received`
 //!   and invoices `issued` in GSI2 under `PENDING#…` — becomes jobs (each once), and leaves
-//!   that index. The scheduler runs it every time (an empty query once it is done).
+//!   that index; a pending invoice is migrated in the same change as its job (its next write
+//!   would otherwise turn it into a document without its ledger charge). The scheduler runs
+//!   it every time (an empty query once it is done).
 //! - [`DynamoStore::migrate_release1`] (`faktura-admin migrate`): every release-1 invoice item
 //!   is rewritten as a document item, with its ledger charge and an audit entry saying it was
 //!   migrated, so balances and filters see it.
@@ -12,14 +14,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use faktura_domain::StoreError;
 use faktura_domain::audit::{AuditEntry, Cause};
-use faktura_domain::document::DocumentEvent;
+use faktura_domain::document::{Document, DocumentEvent};
 use faktura_domain::jobs::{Job, JobKind};
 use faktura_domain::ledger::{EntryKind, LedgerEntry, entry_id};
 use faktura_domain::ports::{Change, CommitError, Conflict, DocumentWrite, Repository};
 use faktura_domain::values::Id;
 
 use super::items::document_from_item;
-use super::{DynamoStore, Item, from_item, string_attr};
+use super::{DynamoStore, Item, string_attr};
 use crate::error::unavailable;
 use crate::schema::GSI2;
 
@@ -73,9 +75,27 @@ impl DynamoStore {
                         ""
                     };
                     let job = Job::new(&tenant, kind, &subject, key, Utc::now());
-                    let mut change = Change::for_tenant(&tenant);
-                    change.jobs.push(job);
-                    match self.commit(change).await {
+                    let mut change = match kind {
+                        JobKind::RenderDocument => match self.document(&tenant, &subject).await? {
+                            Some(doc) if doc.version == 1 => migration_change(doc),
+                            _ => Change::for_tenant(&tenant),
+                        },
+                        _ => Change::for_tenant(&tenant),
+                    };
+                    change.jobs.push(job.clone());
+                    let mut result = self.commit(change).await;
+                    if matches!(
+                        result,
+                        Err(CommitError::Conflict(
+                            Conflict::Document(_) | Conflict::LedgerEntry(_)
+                        ))
+                    ) {
+                        // Migrated meanwhile (`faktura-admin migrate`): the job alone.
+                        let mut change = Change::for_tenant(&tenant);
+                        change.jobs.push(job);
+                        result = self.commit(change).await;
+                    }
+                    match result {
                         Ok(()) => adopted += 1,
                         Err(CommitError::Conflict(Conflict::Job(_))) => {}
                         Err(CommitError::Conflict(c)) => {
@@ -110,7 +130,6 @@ impl DynamoStore {
             jobs: self.adopt_release1_work().await?,
             ..MigrationReport::default()
         };
-        let cause = Cause::Migration { from_version: 1 };
         let mut start: Option<Item> = None;
         loop {
             let out = self
@@ -125,35 +144,7 @@ impl DynamoStore {
                 .await
                 .map_err(|e| unavailable("Scan (release-1 invoices)", e))?;
             for item in out.items.unwrap_or_default() {
-                let doc = document_from_item(item)?;
-                let tenant = doc.content.tenant_id.clone();
-                let mut change = Change::for_tenant(&tenant);
-                let at = doc.content.issued_at;
-                change.ledger.push(LedgerEntry {
-                    id: entry_id(&tenant, &format!("charge:{}", doc.id())),
-                    tenant_id: tenant.clone(),
-                    customer_key: doc.content.buyer.customer_key.clone(),
-                    document_id: doc.id().clone(),
-                    kind: EntryKind::Charge,
-                    amount: doc.settlement.charged,
-                    currency: doc.content.currency,
-                    at,
-                    cause: cause.clone(),
-                    related_document: None,
-                    payment: None,
-                });
-                change.audit.push(AuditEntry::new(
-                    &tenant,
-                    doc.id(),
-                    1,
-                    at,
-                    &cause,
-                    DocumentEvent::Issued {
-                        number: doc.content.number.as_str().to_string(),
-                    },
-                ));
-                // The release-1 item reads as version 1; this write makes it version 2.
-                change.documents.push(DocumentWrite::update(doc));
+                let change = migration_change(document_from_item(item)?);
                 match self.commit(change).await {
                     Ok(()) => report.documents += 1,
                     // Migrated meanwhile (or the charge exists): nothing to do.
@@ -174,11 +165,36 @@ impl DynamoStore {
     }
 }
 
-#[allow(dead_code)]
-fn entity(item: Item) -> Result<String, StoreError> {
-    #[derive(serde::Deserialize)]
-    struct E {
-        entity: String,
-    }
-    Ok(from_item::<E>("entity", item)?.entity)
+/// What migrating one release-1 invoice writes: the document item (the release-1 item reads
+/// as version 1; this write makes it version 2), its ledger charge and an audit entry.
+fn migration_change(doc: Document) -> Change {
+    let cause = Cause::Migration { from_version: 1 };
+    let tenant = doc.content.tenant_id.clone();
+    let mut change = Change::for_tenant(&tenant);
+    let at = doc.content.issued_at;
+    change.ledger.push(LedgerEntry {
+        id: entry_id(&tenant, &format!("charge:{}", doc.id())),
+        tenant_id: tenant.clone(),
+        customer_key: doc.content.buyer.customer_key.clone(),
+        document_id: doc.id().clone(),
+        kind: EntryKind::Charge,
+        amount: doc.settlement.charged,
+        currency: doc.content.currency,
+        at,
+        cause: cause.clone(),
+        related_document: None,
+        payment: None,
+    });
+    change.audit.push(AuditEntry::new(
+        &tenant,
+        doc.id(),
+        2,
+        at,
+        &cause,
+        DocumentEvent::Issued {
+            number: doc.content.number.as_str().to_string(),
+        },
+    ));
+    change.documents.push(DocumentWrite::update(doc));
+    change
 }

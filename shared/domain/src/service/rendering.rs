@@ -60,7 +60,10 @@ impl DocumentRenderer {
                     format!("no document '{}'", job.subject),
                 )
             })?;
-        if !doc.rendered {
+        // The PDF is stored last, so once it is there the files are complete: a render that
+        // died before its commit (or a document release 1 rendered) is not rendered again,
+        // and a stored original is never replaced.
+        if !doc.rendered && s.files.file(&pdf_key(&doc.content)).await?.is_none() {
             self.store_files(&doc, job.input.with_contract).await?;
         }
         let cause = job_cause(job);
