@@ -4,17 +4,18 @@
 //! the scheduler invoked with the sample scheduled event from `events/`. Each test builds its
 //! own stack, so they run side by side; moto is shared per test binary.
 //!
-//! Checked at the end of each flow: the invoice in DynamoDB, the PDF in S3 (read back as
-//! text), the mail in SES (read back from moto, attachment included), and exactly one invoice,
-//! one number and one mail per booking, also when a hop fails on the way.
+//! Checked at the end of each flow: the documents in DynamoDB, the PDFs in S3 (read back as
+//! text), the mail in SES (read back from moto, attachments included), and exactly one
+//! document, one number and one mail per booking event, also when a hop fails on the way.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use faktura_aws::stack::{ISSUE_ROUTE, MAIL_ROUTE, ROUTES, WorkRoute};
-use faktura_aws::{DynamoStore, S3DocumentStore};
-use faktura_domain::model::InvoiceStatus;
-use faktura_domain::ports::{DocumentStore, InvoiceFilter, InvoiceStore};
+use faktura_aws::{DynamoStore, S3FileStore};
+use faktura_domain::document::Document;
+use faktura_domain::model::DocumentKind;
+use faktura_domain::ports::{DocumentFilter, FileStore, Repository};
 use faktura_domain::values::Id;
 use faktura_tests::lambda::{Emulator, repo_root};
 use faktura_tests::local::{DEMO, DEMO_KEY, DEMO_SECRET, sample_with};
@@ -70,26 +71,34 @@ async fn post_booking(emulator: &Emulator, webhook_id: &str, body: &str) -> (u16
         .await
 }
 
-async fn invoices(stack: &TestStack) -> Vec<faktura_domain::model::Invoice> {
-    stored_invoices(stack)
-        .await
-        .into_iter()
-        .map(|s| s.invoice)
-        .collect()
+fn demo() -> Id {
+    DEMO.parse().expect("id")
 }
 
-async fn stored_invoices(stack: &TestStack) -> Vec<faktura_domain::ports::StoredInvoice> {
+/// The demo tenant's documents (of `kind`, or all), oldest first.
+async fn documents(stack: &TestStack, kind: Option<DocumentKind>) -> Vec<Document> {
     let store = DynamoStore::new(&stack.sdk, &stack.table);
-    let page = store
-        .list_invoices(
-            &DEMO.parse::<Id>().expect("id"),
-            &InvoiceFilter::default(),
+    store
+        .documents(
+            &demo(),
+            &DocumentFilter {
+                kind,
+                ..DocumentFilter::default()
+            },
             None,
             200,
         )
         .await
-        .expect("list invoices");
-    page.invoices
+        .expect("list documents")
+        .documents
+}
+
+fn file_store(stack: &TestStack) -> S3FileStore {
+    S3FileStore::new(&stack.sdk, {
+        let mut s = faktura_aws::S3Settings::new(&stack.bucket);
+        s.force_path_style = true;
+        s
+    })
 }
 
 /// Raw messages moto's SES accepted from our sender to `recipient`.
@@ -110,48 +119,70 @@ async fn mails_to(recipient: &str) -> Vec<String> {
         .collect()
 }
 
-/// Pumps `route` until a batch arrives; returns (delivered, failed) of that batch.
-async fn pump_some(emulator: &Emulator, stack: &TestStack, route: &WorkRoute) -> (usize, usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (delivered, failed) = emulator.pump(stack, route, route.worker).await;
-        if delivered > 0 {
-            return (delivered, failed);
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing arrived on {}",
-            route.name
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// The attachments of a raw mail: (file name, bytes).
+fn attachments(raw: &str) -> Vec<(String, Vec<u8>)> {
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("MIME");
+    parsed
+        .attachments()
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or_default().to_string(),
+                a.contents().to_vec(),
+            )
+        })
+        .collect()
 }
 
 fn scheduled_event() -> Value {
-    let text = std::fs::read_to_string(repo_root().join("events/lambda/scheduled-sweep.json"))
-        .expect("events/lambda/scheduled-sweep.json");
+    let text = std::fs::read_to_string(repo_root().join("events/lambda/scheduled.json"))
+        .expect("events/lambda/scheduled.json");
     serde_json::from_str(&text).expect("sample scheduled event is JSON")
+}
+
+/// Runs the scheduler and the workers until `done` holds (each round: one scheduled run, then
+/// the queues drained); panics after `rounds`.
+async fn schedule_until<F, Fut>(emulator: &Emulator, stack: &TestStack, rounds: usize, done: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..rounds {
+        if done().await {
+            return;
+        }
+        let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
+        assert_eq!(report["publish_failures"], 0, "{report}");
+        emulator
+            .drain(stack, &workers(), Duration::from_secs(120))
+            .await;
+    }
+    assert!(done().await, "not done after {rounds} scheduler rounds");
 }
 
 /// One invoice per booking id, numbers 1..n without gaps, each mailed exactly once (the
 /// recipient addresses are unique per booking in these tests).
 async fn assert_exactly_once(stack: &TestStack, bookings: &[(&str, &str)]) {
-    let stored = stored_invoices(stack).await;
-    let all: Vec<_> = stored.iter().map(|s| &s.invoice).collect();
+    let all = documents(stack, Some(DocumentKind::Invoice)).await;
     assert_eq!(
         all.len(),
         bookings.len(),
         "one invoice per booking: {:?}",
         all.iter()
-            .map(|i| i.booking_id.as_str())
+            .map(|d| d.content.booking_id.clone())
             .collect::<Vec<_>>()
     );
-    let numbers: BTreeSet<String> = all.iter().map(|i| i.number.as_str().to_string()).collect();
+    let numbers: BTreeSet<String> = all
+        .iter()
+        .map(|d| d.content.number.as_str().to_string())
+        .collect();
     assert_eq!(numbers.len(), bookings.len(), "distinct numbers");
     let mut counters: Vec<u64> = all
         .iter()
-        .map(|i| {
-            i.number
+        .map(|d| {
+            d.content
+                .number
                 .as_str()
                 .rsplit('-')
                 .next()
@@ -166,11 +197,11 @@ async fn assert_exactly_once(stack: &TestStack, bookings: &[(&str, &str)]) {
         "gapless"
     );
     for (booking, email) in bookings {
-        let inv = stored
+        let doc = all
             .iter()
-            .find(|s| s.invoice.booking_id.as_str() == *booking)
+            .find(|d| d.content.booking_id.as_ref().map(Id::as_str) == Some(*booking))
             .unwrap_or_else(|| panic!("invoice for {booking}"));
-        assert_eq!(inv.status, InvoiceStatus::Sent, "{booking} was sent");
+        assert!(doc.delivery.is_sent(), "{booking} was sent");
         assert_eq!(
             mails_to(email).await.len(),
             1,
@@ -247,15 +278,10 @@ async fn a_signed_booking_becomes_a_stored_pdf_and_one_mail() {
     assert_exactly_once(&stack, &[(&booking_id, &email)]).await;
 
     // DynamoDB holds the invoice; S3 the PDF, which reads back with the invoice's number.
-    let inv = invoices(&stack).await.remove(0);
+    let inv = documents(&stack, None).await.remove(0).content;
     assert_eq!(inv.id.as_str(), invoice_id);
-    let documents = S3DocumentStore::new(&stack.sdk, {
-        let mut s = faktura_aws::S3Settings::new(&stack.bucket);
-        s.force_path_style = true;
-        s
-    });
-    let pdf = documents
-        .document(&faktura_domain::service::pdf_key(&inv))
+    let pdf = file_store(&stack)
+        .file(&faktura_domain::service::pdf_key(&inv))
         .await
         .expect("GetObject")
         .expect("the PDF is in S3");
@@ -332,12 +358,13 @@ async fn a_signed_booking_becomes_a_stored_pdf_and_one_mail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_event_is_recovered_by_the_scheduled_sweep() {
+async fn jobs_whose_events_were_lost_are_handed_out_by_the_scheduler() {
     let stack = stack_with_tenants(SENDER, true).await;
     let emulator = Emulator::start();
-    // The webhook and the issue worker publish to a bus that does not exist: the booking is
-    // recorded and the invoice issued, but both events are lost (the EventBridge publish
-    // failures of the fault list). Only the scheduler reaches the real bus.
+    // The webhook and the issue worker publish to a bus that does not exist: the booking and
+    // its job are recorded, the invoice issued with its render job, but every announcement is
+    // lost (the EventBridge publish failures of the fault list). Only the scheduler reaches
+    // the real bus.
     let lost_bus = env_with(
         &stack,
         &[(faktura_lambda::config::EVENT_BUS_VAR, "no-such-bus")],
@@ -357,59 +384,55 @@ async fn a_lost_event_is_recovered_by_the_scheduled_sweep() {
         0
     );
     assert!(
-        invoices(&stack).await.is_empty(),
+        documents(&stack, None).await.is_empty(),
         "no event, no invoice yet"
     );
 
-    // Sweep 1 re-publishes the booking; the worker issues the invoice but cannot announce it,
-    // so it reports the message failed (it is retried, then dead-lettered).
-    let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
-    assert_eq!(report["republished_bookings"], 1, "{report}");
-    let failures = emulator
-        .drain(&stack, &workers(), Duration::from_secs(120))
-        .await;
-    assert!(failures > 0, "a failed publish is reported, not swallowed");
-    let stored = stored_invoices(&stack).await;
-    assert_eq!(stored.len(), 1, "retries issued nothing twice");
-    assert_eq!(stored[0].status, InvoiceStatus::Issued);
-    // Sweep 2 re-publishes the unsent invoice; the mail goes out once.
-    let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
-    assert_eq!(report["republished_invoices"], 1, "{report}");
-    assert_eq!(
-        emulator
-            .drain(&stack, &workers(), Duration::from_secs(120))
-            .await,
-        0
-    );
+    // Each scheduled run hands out what is due: the booking's job, then the render job the
+    // worker could not announce, then the delivery.
+    schedule_until(&emulator, &stack, 6, || async {
+        documents(&stack, None)
+            .await
+            .first()
+            .is_some_and(|d| d.delivery.is_sent())
+    })
+    .await;
     assert_exactly_once(&stack, &[(&booking_id, &email)]).await;
     assert_logs_hold_no_personal_data(&emulator, &[&email]);
 
-    // Nothing stuck any more: the next sweep re-publishes nothing.
+    // Nothing is due any more: the next run hands out nothing.
     let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
     assert_eq!(
         report,
-        json!({"republished_bookings": 0, "republished_invoices": 0})
+        json!({"dispatched": 0, "publish_failures": 0, "release1_work_adopted": 0})
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_and_mail_failures_are_retried_to_exactly_one_invoice_and_mail() {
     // The sender is not verified yet (SES refuses), and the issue worker's bucket is wrong at
-    // first (S3 refuses): both hops fail, report the message, and succeed on redelivery.
+    // first (S3 refuses): both jobs fail, are due again after their backoff (1 s here), show
+    // their error in the API, and succeed when the scheduler hands them out again.
     let sender = format!(
         "{}@unverified.example",
         faktura_tests::moto::unique_name("billing")
     );
     let stack = stack_with_tenants(&sender, false).await;
     let emulator = Emulator::start();
-    let env = stack.function_env();
+    let retry = (faktura_lambda::config::RETRY_BASE_VAR, "1");
+    let env = env_with(&stack, &[retry]);
     emulator.start_function(WEBHOOK, "faktura-webhook", &env);
+    emulator.start_function(API, "faktura-api", &env);
+    emulator.start_function(SCHEDULER, "faktura-scheduler", &env);
     emulator.start_function(
         ISSUE_ROUTE.worker,
         ISSUE_ROUTE.worker,
         &env_with(
             &stack,
-            &[(faktura_lambda::config::BUCKET_VAR, "no-such-bucket")],
+            &[
+                retry,
+                (faktura_lambda::config::BUCKET_VAR, "no-such-bucket"),
+            ],
         ),
     );
     emulator.start_function(MAIL_ROUTE.worker, MAIL_ROUTE.worker, &env);
@@ -418,47 +441,80 @@ async fn store_and_mail_failures_are_retried_to_exactly_one_invoice_and_mail() {
         let (status, answer) = post_booking(&emulator, &format!("msg_fault_{n}"), body).await;
         assert_eq!(status, 202, "{answer}");
     }
-    let (delivered, failed) = pump_some(&emulator, &stack, &ISSUE_ROUTE).await;
-    assert!(
-        failed == delivered,
-        "S3 failure reported: {delivered}/{failed}"
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    assert_eq!(documents(&stack, None).await.len(), 2, "both issued once");
+    let jobs = |state: &'static str| {
+        let emulator = &emulator;
+        async move {
+            let answer: Value = emulator
+                .http
+                .get(emulator.url(API, &format!("/v1/jobs?state={state}")))
+                .bearer_auth(DEMO_KEY)
+                .send()
+                .await
+                .expect("GET /v1/jobs")
+                .json()
+                .await
+                .expect("JSON");
+            answer["jobs"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let waiting = jobs("pending").await;
+    assert_eq!(
+        waiting.len(),
+        2,
+        "two render jobs wait for a retry: {waiting:?}"
     );
-    let logs = emulator.logs(ISSUE_ROUTE.worker);
-    assert!(logs.contains("failed; will be retried"), "{logs}");
+    for job in &waiting {
+        assert_eq!(job["kind"], "render_document", "{job}");
+        assert_eq!(job["attempts"], 1, "{job}");
+        assert!(job["last_error"].is_string(), "the error is shown: {job}");
+    }
 
     // The S3 outage ends; the worker is replaced (a new sandbox with the right bucket).
     emulator.kill(ISSUE_ROUTE.worker);
     emulator.start_function(ISSUE_ROUTE.worker, ISSUE_ROUTE.worker, &env);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let issue_only = [(&ISSUE_ROUTE, ISSUE_ROUTE.worker)];
-    assert_eq!(
+    // Rendered now; SES refuses the unverified sender: the deliveries wait for a retry.
+    schedule_until(&emulator, &stack, 5, || async {
+        documents(&stack, None).await.iter().all(|d| d.rendered)
+    })
+    .await;
+    let deliveries = || async {
+        jobs("pending")
+            .await
+            .into_iter()
+            .filter(|j| j["kind"] == "deliver_document" && j["attempts"].as_u64() >= Some(1))
+            .count()
+    };
+    let mut waited = 0;
+    while deliveries().await < 2 {
+        waited += 1;
+        assert!(waited < 10, "the deliveries did not fail as expected");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = emulator.invoke(SCHEDULER, &scheduled_event()).await;
         emulator
-            .drain(&stack, &issue_only, Duration::from_secs(120))
-            .await,
-        0
-    );
-    assert_eq!(invoices(&stack).await.len(), 2, "both issued once");
-
-    // SES refuses the unverified sender: reported, retried, then sent once it is verified.
-    let (delivered, failed) = pump_some(&emulator, &stack, &MAIL_ROUTE).await;
-    assert!(
-        failed == delivered,
-        "SES failure reported: {delivered}/{failed}"
-    );
+            .drain(&stack, &workers(), Duration::from_secs(60))
+            .await;
+    }
     assert!(mails_to("fault").await.is_empty(), "nothing was sent");
     faktura_tests::stack::verify_sender(&stack.sdk, &sender).await;
-    // The failed send released its lease: the redelivered message sends at once.
-    assert_eq!(
-        emulator
-            .drain(&stack, &workers(), Duration::from_secs(120))
-            .await,
-        0
-    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    schedule_until(&emulator, &stack, 8, || async {
+        documents(&stack, None)
+            .await
+            .iter()
+            .all(|d| d.delivery.is_sent())
+    })
+    .await;
     let bookings: Vec<(&str, &str)> = sent
         .iter()
         .map(|(b, e, _)| (b.as_str(), e.as_str()))
         .collect();
     assert_exactly_once(&stack, &bookings).await;
+    assert!(jobs("failed").await.is_empty());
     let emails: Vec<&str> = bookings.iter().map(|(_, e)| *e).collect();
     assert_logs_hold_no_personal_data(&emulator, &emails);
 }
@@ -516,7 +572,7 @@ async fn racing_and_killed_workers_still_give_one_invoice_per_booking() {
                 .expect("DeleteMessage");
         }
     }
-    assert_eq!(invoices(&stack).await.len(), 4);
+    assert_eq!(documents(&stack, None).await.len(), 4);
     // Which sandbox took which invocation is the emulator's choice; on a loaded machine one
     // may take both in turn (a sequential redelivery), which must end the same way.
     let busy = emulator
@@ -525,6 +581,10 @@ async fn racing_and_killed_workers_still_give_one_invoice_per_booking() {
         .filter(|log| log.contains("\"received\""))
         .count();
     eprintln!("racing: {busy} of 2 issue-worker sandboxes worked on the batches");
+    // The renders and deliveries those jobs queued.
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
     emulator.kill(ISSUE_ROUTE.worker);
 
     // A worker killed mid-message: the message is not deleted, comes back after the
@@ -596,12 +656,13 @@ async fn racing_and_killed_workers_still_give_one_invoice_per_booking() {
             .await,
         0
     );
-    // The sweep finds nothing left behind.
-    let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
-    assert_eq!(
-        report,
-        json!({"republished_bookings": 0, "republished_invoices": 0})
-    );
+    // Renders and deliveries the racing batches queued, and anything the killed sandbox left:
+    // the scheduler hands out what is due until everything is sent.
+    schedule_until(&emulator, &stack, 6, || async {
+        let docs = documents(&stack, None).await;
+        docs.len() == 5 && docs.iter().all(|d| d.delivery.is_sent())
+    })
+    .await;
     let mut expected: Vec<(String, String)> = sent
         .iter()
         .map(|(b, e, _)| (b.clone(), e.clone()))
@@ -614,4 +675,298 @@ async fn racing_and_killed_workers_still_give_one_invoice_per_booking() {
     assert_exactly_once(&stack, &expected).await;
     let emails: Vec<&str> = expected.iter().map(|(_, e)| *e).collect();
     assert_logs_hold_no_personal_data(&emulator, &emails);
+}
+
+fn life_event(name: &str, replacements: &[(&str, &str)]) -> String {
+    let mut body = std::fs::read_to_string(repo_root().join("events/life/demo").join(name))
+        .unwrap_or_else(|_| panic!("events/life/demo/{name}"));
+    for (from, to) in replacements {
+        assert!(body.contains(from), "{name} has no {from}");
+        body = body.replace(from, to);
+    }
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_proforma_becomes_the_final_invoice_mailed_with_the_contract() {
+    let stack = stack_with_tenants(SENDER, true).await;
+    let emulator = Emulator::start();
+    start_functions(&emulator, &stack, &[]);
+    let email = "proforma-e2e@example.org";
+    let replace = [("lena.vogel@example.org", email)];
+
+    let created = life_event("01-proforma-course.json", &replace);
+    let (status, answer) = post_booking(&emulator, "msg_pro_1", &created).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["document_kind"], "proforma", "{answer}");
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    let docs = documents(&stack, None).await;
+    assert_eq!(docs.len(), 1, "a proforma and no tax invoice yet");
+    let proforma = &docs[0];
+    assert_eq!(proforma.kind(), DocumentKind::Proforma);
+    assert!(proforma.content.number.as_str().starts_with("PRO-"));
+    assert!(proforma.delivery.is_sent());
+    let first = mails_to(email).await;
+    assert_eq!(first.len(), 1, "the proforma is mailed");
+    let files = attachments(&first[0]);
+    assert_eq!(
+        files.len(),
+        1,
+        "the proforma PDF only (no e-invoice): {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    let text = pdf::text(&files[0].1);
+    assert!(text.contains("Proforma"), "{text}");
+
+    // The payment arrives: the final invoice (prepaid, nothing due) and the contract, one mail.
+    let paid = life_event("02-proforma-paid.json", &[]);
+    let (status, answer) = post_booking(&emulator, "msg_pro_2", &paid).await;
+    assert_eq!(status, 202, "{answer}");
+    // A retry of the payment delivery is the same payment.
+    let (status, again) = post_booking(&emulator, "msg_pro_2", &paid).await;
+    assert_eq!((status, &again), (202, &answer));
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    let docs = documents(&stack, None).await;
+    assert_eq!(docs.len(), 2);
+    let proforma = docs
+        .iter()
+        .find(|d| d.kind() == DocumentKind::Proforma)
+        .expect("proforma");
+    let invoice = docs
+        .iter()
+        .find(|d| d.kind() == DocumentKind::Invoice)
+        .expect("invoice");
+    assert_eq!(
+        proforma.lifecycle,
+        faktura_domain::document::Lifecycle::Converted
+    );
+    assert_eq!(invoice.content.totals.prepaid.to_string(), "1490.00");
+    assert_eq!(invoice.content.totals.amount_due.to_string(), "0.00");
+    assert_eq!(
+        invoice.payment_state(),
+        faktura_domain::document::PaymentState::Paid
+    );
+    assert_eq!(
+        invoice.content.preceding.as_ref().map(|p| p.id.clone()),
+        Some(proforma.id().clone()),
+        "the final invoice names its proforma"
+    );
+    let mails = mails_to(email).await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "the proforma's mail and the final invoice's"
+    );
+    let files = attachments(&mails[1]);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let invoice_pdf = files
+        .iter()
+        .find(|(n, _)| n.starts_with(invoice.content.number.as_str()) && n.ends_with(".pdf"))
+        .unwrap_or_else(|| panic!("the invoice PDF is attached: {names:?}"));
+    let contract = files
+        .iter()
+        .find(|(n, _)| n != &invoice_pdf.0 && n.ends_with(".pdf"))
+        .unwrap_or_else(|| panic!("the contract is attached: {names:?}"));
+    let text = pdf::text(&invoice_pdf.1);
+    assert!(text.contains(invoice.content.number.as_str()));
+    let contract_text = pdf::text(&contract.1);
+    assert!(
+        contract_text.contains("Lena Vogel") && contract_text.contains("Ausbildung Yogalehrerin"),
+        "the contract names the customer and the course: {contract_text}"
+    );
+    // The contract is stored with the invoice and served by the API function.
+    let stored = file_store(&stack)
+        .file(&faktura_domain::service::contract_key(&invoice.content))
+        .await
+        .expect("GetObject")
+        .expect("the contract is in S3");
+    assert_eq!(stored, contract.1);
+    let served = emulator
+        .http
+        .get(emulator.url(API, &format!("/v1/invoices/{}/contract", invoice.id())))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .expect("GET contract");
+    assert_eq!(served.status().as_u16(), 200);
+    assert_eq!(
+        served.bytes().await.expect("bytes").as_ref(),
+        stored.as_slice()
+    );
+    assert_logs_hold_no_personal_data(&emulator, &[email, "Lena Vogel", "Kastanienallee"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_through_the_api_function_and_a_cancellation_by_credit_note() {
+    let stack = stack_with_tenants(SENDER, true).await;
+    let emulator = Emulator::start();
+    start_functions(&emulator, &stack, &[]);
+    let (_, email1, body1) = booking(1, "life");
+    let (booking2, email2, body2) = booking(2, "life");
+    for (n, body) in [body1, body2].iter().enumerate() {
+        let (status, answer) = post_booking(&emulator, &format!("msg_life_{n}"), body).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    let invoices = documents(&stack, Some(DocumentKind::Invoice)).await;
+    assert_eq!(invoices.len(), 2);
+    let first = invoices
+        .iter()
+        .find(|d| d.content.buyer.email.as_str() == email1)
+        .expect("first invoice");
+    let gross = first.settlement.charged;
+
+    // A partial payment with an Idempotency-Key; its retry is the same answer; the same key
+    // with another body is a conflict.
+    let pay = |key: &'static str, body: Value| {
+        let emulator = &emulator;
+        let id = first.id().clone();
+        async move {
+            let r = emulator
+                .http
+                .post(emulator.url(API, &format!("/v1/invoices/{id}/payments")))
+                .bearer_auth(DEMO_KEY)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST payment");
+            let status = r.status().as_u16();
+            let replayed = r.headers().contains_key("idempotent-replayed");
+            (status, replayed, r.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let partial =
+        json!({"amount": "50.00", "currency": "EUR", "method": "card", "reference": "ch_1"});
+    let (status, replayed, answer) = pay("pay-1", partial.clone()).await;
+    assert_eq!((status, replayed), (201, false), "{answer}");
+    assert_eq!(answer["payment"]["state"], "partially_paid", "{answer}");
+    let open = gross - "50.00".parse().expect("amount");
+    assert_eq!(answer["payment"]["open"], open.to_string());
+    let (status, replayed, again) = pay("pay-1", partial).await;
+    assert_eq!((status, replayed), (201, true));
+    assert_eq!(again, answer, "the retry is answered with the first answer");
+    let (status, _, conflict) = pay("pay-1", json!({"amount": "1.00", "currency": "EUR"})).await;
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(conflict["error"]["code"], "idempotency_key_reused");
+    // The rest: paid.
+    let (status, _, answer) = pay(
+        "pay-2",
+        json!({"amount": open.to_string(), "currency": "EUR", "reference": "ch_2"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["payment"]["state"], "paid", "{answer}");
+    assert_eq!(answer["payment"]["open"], "0.00");
+    // A payment in another currency is refused and changes nothing.
+    let (status, _, refused) = pay("pay-3", json!({"amount": "1.00", "currency": "USD"})).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["field"], "currency");
+
+    // The trail names the API key by its id, never the key.
+    let events: Value = emulator
+        .http
+        .get(emulator.url(API, &format!("/v1/invoices/{}/events", first.id())))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .expect("GET events")
+        .json()
+        .await
+        .expect("JSON");
+    let text = events.to_string();
+    assert_eq!(text.matches("payment.recorded").count(), 2, "{events}");
+    assert!(!text.contains(DEMO_KEY), "the key itself is never stored");
+    let customer: Value = emulator
+        .http
+        .get(emulator.url(
+            API,
+            &format!("/v1/customers/{}", first.content.buyer.customer_key),
+        ))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .expect("GET customer")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        customer["ledger"].as_array().is_some_and(|l| l.len() >= 3),
+        "{customer}"
+    );
+
+    // The second booking is cancelled: a credit note from its own series, mailed.
+    let cancel = json!({
+        "type": "booking.cancelled",
+        "data": {"id": booking2, "cancelled_at": "2026-11-25T08:00:00Z", "reason": "Kurs abgesagt"}
+    })
+    .to_string();
+    let (status, answer) = post_booking(&emulator, "msg_life_cancel", &cancel).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["document_kind"], "credit_note", "{answer}");
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    let notes = documents(&stack, Some(DocumentKind::CreditNote)).await;
+    assert_eq!(notes.len(), 1);
+    let note = &notes[0];
+    assert!(
+        note.content.number.as_str().starts_with("RK-"),
+        "{}",
+        note.content.number
+    );
+    assert!(note.delivery.is_sent());
+    let cancelled = documents(&stack, Some(DocumentKind::Invoice))
+        .await
+        .into_iter()
+        .find(|d| d.content.buyer.email.as_str() == email2)
+        .expect("second invoice");
+    assert_eq!(
+        cancelled.lifecycle,
+        faktura_domain::document::Lifecycle::Cancelled
+    );
+    assert_eq!(
+        note.content.preceding.as_ref().map(|p| p.id.clone()),
+        Some(cancelled.id().clone()),
+        "BG-3 names the cancelled invoice"
+    );
+    let mails = mails_to(&email2).await;
+    assert_eq!(mails.len(), 2, "the invoice's mail and the credit note's");
+    let files = attachments(&mails[1]);
+    let pdf_file = files
+        .iter()
+        .find(|(n, _)| n.ends_with(".pdf"))
+        .expect("the credit note PDF");
+    let text = pdf::text(&pdf_file.1);
+    assert!(text.contains("Stornorechnung"), "{text}");
+    assert!(
+        !text.contains("Gutschrift"),
+        "never 'Gutschrift' (§14 Abs. 2 UStG)"
+    );
+    assert!(
+        text.contains(cancelled.content.number.as_str()),
+        "it names the invoice it cancels"
+    );
+    let listed: Value = emulator
+        .http
+        .get(emulator.url(API, "/v1/credit-notes"))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .expect("GET credit notes")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        listed["credit_notes"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_logs_hold_no_personal_data(&emulator, &[&email1, &email2]);
 }

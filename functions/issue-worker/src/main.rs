@@ -32,7 +32,8 @@ async fn main() -> Result<(), Error> {
             renderer: Some(DocumentRenderer::new(stores, renderer, einvoice)),
             mailer: None,
         },
-    );
+    )
+    .with_retry_base(config.retry_base());
     let runner = &runner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let start_by = start_no_later_than(&event.context, Duration::from_secs(20));

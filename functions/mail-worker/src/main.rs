@@ -27,7 +27,8 @@ async fn main() -> Result<(), Error> {
             mailer: Some(DocumentMailer::new(stores, Arc::new(ses))),
             ..Handlers::default()
         },
-    );
+    )
+    .with_retry_base(config.retry_base());
     let runner = &runner;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let start_by = start_no_later_than(&event.context, Duration::from_secs(10));

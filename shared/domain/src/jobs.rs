@@ -16,6 +16,8 @@ use crate::values::Id;
 pub const SHARDS: u32 = 8;
 /// Attempts before a job is given up as `failed`.
 pub const MAX_ATTEMPTS: u32 = 8;
+/// The first retry delay; it doubles with every further failure.
+pub const DEFAULT_RETRY_BASE: TimeDelta = TimeDelta::seconds(30);
 /// How long a claimed job belongs to its worker (a worker that dies frees it after this).
 pub const LEASE: TimeDelta = TimeDelta::minutes(5);
 
@@ -178,7 +180,13 @@ impl Job {
 
     /// When the job is due again after its `attempts`-th failure: 30 s doubling, at most 1 h.
     pub fn backoff(attempts: u32) -> TimeDelta {
-        let seconds = 30_i64.saturating_mul(1_i64 << attempts.saturating_sub(1).min(7));
+        Job::backoff_from(DEFAULT_RETRY_BASE, attempts)
+    }
+
+    /// The backoff from another first delay (`base`, doubling, at most 1 h; at least 1 s).
+    pub fn backoff_from(base: TimeDelta, attempts: u32) -> TimeDelta {
+        let base = base.num_seconds().max(1);
+        let seconds = base.saturating_mul(1_i64 << attempts.saturating_sub(1).min(12));
         TimeDelta::seconds(seconds.min(3600))
     }
 }

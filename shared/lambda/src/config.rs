@@ -19,6 +19,10 @@ pub const S3_PATH_STYLE_VAR: &str = "FAKTURA_S3_PATH_STYLE";
 /// Optional (scheduler): at most this many due jobs per shard of the due index per run.
 pub const DUE_LIMIT_VAR: &str = "FAKTURA_DUE_LIMIT";
 
+/// Optional (workers): the first retry delay of a failed job in seconds (doubling per
+/// attempt, at most an hour); 30 when unset.
+pub const RETRY_BASE_VAR: &str = "FAKTURA_RETRY_BASE_SECONDS";
+
 /// Every variable a function may read (the template test checks the template sets the
 /// required ones).
 pub const REQUIRED_VARS: [&str; 3] = [TABLE_VAR, BUCKET_VAR, EVENT_BUS_VAR];
@@ -32,9 +36,15 @@ pub struct StackConfig {
     pub kms_key_id: Option<String>,
     pub s3_path_style: bool,
     pub due_limit: usize,
+    pub retry_base_seconds: u64,
 }
 
 impl StackConfig {
+    /// The first retry delay of a failed job.
+    pub fn retry_base(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(i64::try_from(self.retry_base_seconds).unwrap_or(30))
+    }
+
     pub fn from_env() -> Result<StackConfig, String> {
         StackConfig::from_lookup(|name| std::env::var(name).ok())
     }
@@ -67,6 +77,10 @@ impl StackConfig {
         if due_limit == 0 || due_limit > 10_000 {
             return Err(format!("{DUE_LIMIT_VAR} must be 1..=10000"));
         }
+        let retry_base_seconds = number(RETRY_BASE_VAR, 30)?;
+        if retry_base_seconds == 0 || retry_base_seconds > 3600 {
+            return Err(format!("{RETRY_BASE_VAR} must be 1..=3600"));
+        }
         Ok(StackConfig {
             table: required(TABLE_VAR)?,
             bucket: required(BUCKET_VAR)?,
@@ -75,6 +89,7 @@ impl StackConfig {
             kms_key_id: optional(KMS_KEY_VAR),
             s3_path_style,
             due_limit: due_limit as usize,
+            retry_base_seconds,
         })
     }
 
@@ -113,6 +128,7 @@ mod tests {
     fn defaults_and_overrides() {
         let c = config(&BASE).unwrap();
         assert_eq!(c.due_limit, 500);
+        assert_eq!(c.retry_base_seconds, 30);
         assert!(!c.s3_path_style);
         assert_eq!(c.s3_settings().encryption, ServerSideEncryption::Aes256);
         let mut vars = BASE.to_vec();
@@ -120,11 +136,13 @@ mod tests {
             (S3_PATH_STYLE_VAR, "true"),
             (KMS_KEY_VAR, "alias/faktura"),
             (DUE_LIMIT_VAR, "60"),
+            (RETRY_BASE_VAR, "2"),
             (SES_CONFIGURATION_SET_VAR, "faktura"),
         ]);
         let c = config(&vars).unwrap();
         assert!(c.s3_settings().force_path_style);
         assert_eq!(c.due_limit, 60);
+        assert_eq!(c.retry_base_seconds, 2);
         assert_eq!(c.configuration_set.as_deref(), Some("faktura"));
         assert!(matches!(
             c.s3_settings().encryption,
@@ -139,6 +157,9 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push((DUE_LIMIT_VAR, "lots"));
         assert!(config(&vars).unwrap_err().contains(DUE_LIMIT_VAR));
+        let mut vars = BASE.to_vec();
+        vars.push((RETRY_BASE_VAR, "0"));
+        assert!(config(&vars).unwrap_err().contains(RETRY_BASE_VAR));
         let mut vars = BASE.to_vec();
         vars.push((S3_PATH_STYLE_VAR, "yes"));
         assert!(config(&vars).unwrap_err().contains(S3_PATH_STYLE_VAR));

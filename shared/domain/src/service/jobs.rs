@@ -54,6 +54,7 @@ pub struct Handlers {
 pub struct JobRunner {
     stores: Stores,
     handlers: Handlers,
+    retry_base: TimeDelta,
 }
 
 fn retryable(e: &AppError) -> bool {
@@ -62,7 +63,17 @@ fn retryable(e: &AppError) -> bool {
 
 impl JobRunner {
     pub fn new(stores: Stores, handlers: Handlers) -> JobRunner {
-        JobRunner { stores, handlers }
+        JobRunner {
+            stores,
+            handlers,
+            retry_base: crate::jobs::DEFAULT_RETRY_BASE,
+        }
+    }
+
+    /// Retries after `base` (doubling per attempt) instead of 30 s.
+    pub fn with_retry_base(mut self, base: TimeDelta) -> JobRunner {
+        self.retry_base = base;
+        self
     }
 
     /// Whether this runner has the handler for `kind`.
@@ -103,7 +114,7 @@ impl JobRunner {
         match result {
             Ok(()) => {
                 s.jobs.complete(&job).await?;
-                tracing::info!(job_id = %job.id, kind = job.kind.as_str(), tenant_id = %job.tenant_id, attempt = job.attempts, "job done");
+                tracing::info!(job_id = %job.id, kind = job.kind.as_str(), subject = %job.subject, tenant_id = %job.tenant_id, attempt = job.attempts, "job done");
                 Ok(RunOutcome::Done)
             }
             Err(JobFailure::KeepLease(e)) => {
@@ -122,7 +133,7 @@ impl JobRunner {
         let last = job.attempts >= MAX_ATTEMPTS || !retryable(e);
         if last {
             s.jobs.release(job, e.code, None).await?;
-            tracing::error!(job_id = %job.id, kind = job.kind.as_str(), tenant_id = %job.tenant_id, code = e.code, attempts = job.attempts, "job failed for good");
+            tracing::error!(job_id = %job.id, kind = job.kind.as_str(), subject = %job.subject, tenant_id = %job.tenant_id, code = e.code, attempts = job.attempts, "job failed for good");
             if job.kind == JobKind::DeliverDocument
                 && let Some(mailer) = &self.handlers.mailer
                 && let Err(err) = mailer.give_up(job, e.code).await
@@ -133,9 +144,9 @@ impl JobRunner {
                 code: e.code.to_string(),
             })
         } else {
-            let due = now + Job::backoff(job.attempts);
+            let due = now + Job::backoff_from(self.retry_base, job.attempts);
             s.jobs.release(job, e.code, Some(due)).await?;
-            tracing::warn!(job_id = %job.id, kind = job.kind.as_str(), tenant_id = %job.tenant_id, code = e.code, attempt = job.attempts, "job failed; due again later");
+            tracing::warn!(job_id = %job.id, kind = job.kind.as_str(), subject = %job.subject, tenant_id = %job.tenant_id, code = e.code, attempt = job.attempts, "job failed; due again later");
             Ok(RunOutcome::Retrying {
                 code: e.code.to_string(),
                 attempt: job.attempts,
