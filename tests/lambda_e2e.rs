@@ -210,6 +210,26 @@ async fn assert_exactly_once(stack: &TestStack, bookings: &[(&str, &str)]) {
     }
 }
 
+/// Every call each function made against this stack is allowed by its IAM policy.
+fn check_iam(stack: &TestStack) {
+    let unused = faktura_tests::iam::assert_calls_allowed(
+        &moto().calls(),
+        stack,
+        &[
+            WEBHOOK,
+            API,
+            SCHEDULER,
+            ISSUE_ROUTE.worker,
+            MAIL_ROUTE.worker,
+        ],
+    );
+    for (function, permissions) in unused {
+        if !permissions.is_empty() {
+            eprintln!("{function}: allowed but not used in this test: {permissions:?}");
+        }
+    }
+}
+
 /// Every function's log lines are JSON and hold none of the sample's personal data (name,
 /// street, the buyer addresses in `emails`, the seller's address).
 fn assert_logs_hold_no_personal_data(emulator: &Emulator, emails: &[&str]) {
@@ -350,6 +370,7 @@ async fn a_signed_booking_becomes_a_stored_pdf_and_one_mail() {
     let answer = emulator.invoke(API, &sample).await;
     assert_eq!(answer["statusCode"], 200, "{answer}");
 
+    check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[&email]);
     assert!(
         emulator.logs(ISSUE_ROUTE.worker).contains(&invoice_id),
@@ -398,6 +419,7 @@ async fn jobs_whose_events_were_lost_are_handed_out_by_the_scheduler() {
     })
     .await;
     assert_exactly_once(&stack, &[(&booking_id, &email)]).await;
+    check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[&email]);
 
     // Nothing is due any more: the next run hands out nothing.
@@ -516,6 +538,7 @@ async fn store_and_mail_failures_are_retried_to_exactly_one_invoice_and_mail() {
     assert_exactly_once(&stack, &bookings).await;
     assert!(jobs("failed").await.is_empty());
     let emails: Vec<&str> = bookings.iter().map(|(_, e)| *e).collect();
+    check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &emails);
 }
 
@@ -674,6 +697,7 @@ async fn racing_and_killed_workers_still_give_one_invoice_per_booking() {
         .collect();
     assert_exactly_once(&stack, &expected).await;
     let emails: Vec<&str> = expected.iter().map(|(_, e)| *e).collect();
+    check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &emails);
 }
 
@@ -797,6 +821,7 @@ async fn a_paid_proforma_becomes_the_final_invoice_mailed_with_the_contract() {
         served.bytes().await.expect("bytes").as_ref(),
         stored.as_slice()
     );
+    check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[email, "Lena Vogel", "Kastanienallee"]);
 }
 
@@ -968,5 +993,6 @@ async fn payments_through_the_api_function_and_a_cancellation_by_credit_note() {
         Some(1),
         "{listed}"
     );
+    check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[&email1, &email2]);
 }

@@ -5,7 +5,6 @@
 //! `sam validate --lint` run in `scripts/lint-infra`.)
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use faktura_aws::schema::{Projection, TABLE};
 use faktura_aws::stack::{
@@ -14,27 +13,8 @@ use faktura_aws::stack::{
 use faktura_tests::lambda::repo_root;
 use serde_json::{Value, json};
 
-/// The template as JSON, read with cfn-lint's own YAML loader (it knows the `!Ref` tags).
 fn template() -> Value {
-    let python = repo_root().join(".venv/bin/python");
-    let output = Command::new(&python)
-        .arg("-c")
-        .arg(
-            "import json, sys\n\
-             from cfnlint.decode import decode\n\
-             t, errors = decode(sys.argv[1])\n\
-             assert not errors, errors\n\
-             print(json.dumps(t, default=str))",
-        )
-        .arg(repo_root().join("infra/template.yaml"))
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/install-test-tools)", python.display()));
-    assert!(
-        output.status.success(),
-        "reading the template: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("template JSON")
+    faktura_tests::iam::template_json()
 }
 
 fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {

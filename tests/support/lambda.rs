@@ -165,6 +165,10 @@ impl Emulator {
                 "AWS_LAMBDA_RUNTIME_API",
                 format!("http://127.0.0.1:{}/.rt/{name}", self.port),
             )
+            // Each function signs as itself (an access key named after its binary), so the
+            // calls moto serves can be held against that function's IAM policy
+            // (`crate::iam`).
+            .env("AWS_ACCESS_KEY_ID", binary_name)
             // No profile files: only what the test sets.
             .env("AWS_CONFIG_FILE", "/nonexistent")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")

@@ -3,6 +3,7 @@
 
 pub mod contract;
 pub mod fuzz;
+pub mod iam;
 pub mod lambda;
 pub mod local;
 pub mod moto;

@@ -95,21 +95,60 @@ def transact_write_items(self, transact_items):
 
 dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
 
-host, port = sys.argv[1], int(sys.argv[2])
+host, port, calls_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 os.environ.setdefault("MOTO_PORT", str(port))
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
+
+import io, json, re
+from urllib.parse import parse_qs
+calls = open(calls_path, "a", buffering=1)
+credential = re.compile(r"Credential=([^/,\s]+)/")
+
+def record(environ):
+    """One line per AWS call: who made it (the access key) and what it touches, so the tests
+    can hold each function's calls against its IAM policy."""
+    query = environ.get("QUERY_STRING", "")
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = credential.search(auth)
+    key = m.group(1) if m else (parse_qs(query).get("X-Amz-Credential", [""])[0].split("/")[0])
+    entry = {
+        "key": key,
+        "method": environ.get("REQUEST_METHOD", ""),
+        "path": environ.get("PATH_INFO", ""),
+        "query": query,
+        "target": environ.get("HTTP_X_AMZ_TARGET", ""),
+    }
+    if entry["target"].startswith("DynamoDB_"):
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size)
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            doc = json.loads(body or b"{}")
+        except ValueError:
+            doc = {}
+        entry["table"] = doc.get("TableName", "")
+        entry["index"] = doc.get("IndexName", "")
+        ops = []
+        for item in doc.get("TransactItems", []):
+            for op, spec in item.items():
+                ops.append([op, spec.get("TableName", "")])
+        entry["ops"] = ops
+    calls.write(json.dumps(entry) + "\n")
+
 def serialized(environ, start_response):
     with lock:
+        if not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            record(environ)
         return list(app(environ, start_response))
 run_simple(host, port, serialized, threaded=True, use_reloader=False,
            request_handler=MotoRequestHandler)
 "#;
 
 /// Starts the server, keeps it running until its stdin closes, then stops it.
-/// Arguments: python, port, log file, server script.
+/// Arguments: python, port, log file, server script, calls file.
 const SUPERVISOR: &str = r#"
-"$0" -c "$3" 127.0.0.1 "$1" >"$2" 2>&1 &
+"$0" -c "$3" 127.0.0.1 "$1" "$4" >"$2" 2>&1 &
 pid=$!
 cat >/dev/null
 kill "$pid" 2>/dev/null
@@ -119,6 +158,8 @@ wait "$pid" 2>/dev/null
 pub struct MotoServer {
     endpoint: String,
     log: PathBuf,
+    /// One JSON line per AWS call served (see [`MotoServer::calls`]).
+    calls: PathBuf,
     process: Mutex<Option<(Child, ChildStdin)>>,
 }
 
@@ -160,6 +201,10 @@ impl MotoServer {
             let port = free_port();
             let log = std::env::temp_dir()
                 .join(format!("faktura-moto-{}-{port}.log", std::process::id()));
+            let calls = std::env::temp_dir().join(format!(
+                "faktura-moto-{}-{port}.calls.jsonl",
+                std::process::id()
+            ));
             let mut child = Command::new("sh")
                 .arg("-c")
                 .arg(SUPERVISOR)
@@ -167,6 +212,7 @@ impl MotoServer {
                 .arg(port.to_string())
                 .arg(&log)
                 .arg(SERVER)
+                .arg(&calls)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -179,6 +225,7 @@ impl MotoServer {
                     return MotoServer {
                         endpoint: format!("http://127.0.0.1:{port}"),
                         log,
+                        calls,
                         process: Mutex::new(Some((child, stdin))),
                     };
                 }
@@ -212,6 +259,17 @@ impl MotoServer {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// Every AWS call served so far: who made it (`key`: the access key id), `method`, `path`,
+    /// `query`, `target` (`X-Amz-Target`), and for DynamoDB `table`, `index` and the `ops` of a
+    /// transaction (`[op, table]`).
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.calls)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// The server's output so far (for assertion messages).
