@@ -331,13 +331,6 @@ impl Document {
         } else {
             Amount::ZERO
         };
-        let credit_applied = if issued && content.kind == DocumentKind::Invoice {
-            // Prepaid amounts come from ledger entries written with the document (payments on
-            // its proforma, applied credit); the settlement is completed by those.
-            Amount::ZERO
-        } else {
-            Amount::ZERO
-        };
         let event = if issued {
             DocumentEvent::Issued {
                 number: content.number.as_str().to_string(),
@@ -353,9 +346,10 @@ impl Document {
                 Lifecycle::Draft
             },
             delivery: Delivery::Pending,
+            // Only the charge: a prepaid amount on the content (payments on its proforma, applied
+            // credit) is settled by the ledger entries written with the document, never here.
             settlement: Settlement {
                 charged,
-                credit_applied,
                 ..Settlement::default()
             },
             credited_quantities: vec![Decimal::ZERO; lines],
@@ -523,14 +517,8 @@ impl Document {
         ))
     }
 
-    /// Takes back `quantities` (per line, by position − 1) with credit note `credit_note`, whose
-    /// gross total is `amount`. Never more than was invoiced, line by line and in total.
-    pub fn credit(
-        &self,
-        credit_note: &Invoice,
-        quantities: &[Decimal],
-        now: DateTime<Utc>,
-    ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+    /// Whether credit notes may correct the document: an issued invoice not cancelled yet.
+    pub fn creditable(&self) -> Result<(), AppError> {
         if self.kind() != DocumentKind::Invoice {
             return Err(refused(
                 "not_creditable",
@@ -555,6 +543,18 @@ impl Document {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Takes back `quantities` (per line, by position − 1) with credit note `credit_note`, whose
+    /// gross total is `amount`. Never more than was invoiced, line by line and in total.
+    pub fn credit(
+        &self,
+        credit_note: &Invoice,
+        quantities: &[Decimal],
+        now: DateTime<Utc>,
+    ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+        self.creditable()?;
         if quantities.len() != self.content.lines.len() {
             return Err(refused(
                 "invalid_items",
@@ -600,6 +600,18 @@ impl Document {
             .iter()
             .zip(&self.content.lines)
             .all(|(c, l)| *c == l.quantity.abs());
+        // A credit note takes money back. One that would raise what is owed (only discount
+        // lines) is a new invoice instead.
+        if amount.is_negative() {
+            return Err(refused(
+                "credit_not_positive",
+                format!(
+                    "these lines credit {amount}: a credit note never raises what is owed; \
+                     to charge more, issue a new invoice"
+                ),
+            )
+            .with_field("items"));
+        }
         let mut doc = self.clone().touched(now);
         doc.credited_quantities = credited;
         doc.settlement.credited += amount;
@@ -681,6 +693,12 @@ impl Document {
         now: DateTime<Utc>,
     ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
         self.payable_kind("credit")?;
+        if amount.is_negative() || amount.is_zero() {
+            return Err(
+                refused("invalid_amount", "applied credit is a positive amount")
+                    .with_field("amount"),
+            );
+        }
         if amount > self.settlement.open() {
             return Err(refused(
                 "credit_exceeds_open",
@@ -705,8 +723,13 @@ impl Document {
         amount: Amount,
         now: DateTime<Utc>,
     ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+        if amount.is_negative() || amount.is_zero() {
+            return Err(
+                refused("invalid_amount", "used credit is a positive amount").with_field("amount"),
+            );
+        }
         let surplus = Amount::ZERO - self.settlement.open();
-        if amount > surplus || amount.is_negative() {
+        if amount > surplus {
             return Err(refused(
                 "credit_exceeds_surplus",
                 format!("the document holds {surplus} of credit, not {amount}"),

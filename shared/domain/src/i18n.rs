@@ -298,7 +298,7 @@ pub fn document_labels(
     lang: Language,
     kind: crate::model::DocumentKind,
     cancels_fully: bool,
-) -> [(&'static str, &'static str); 3] {
+) -> [(&'static str, &'static str); 4] {
     use crate::model::DocumentKind;
     let de = lang == Language::De;
     let pick = |d: &'static str, e: &'static str| if de { d } else { e };
@@ -307,21 +307,26 @@ pub fn document_labels(
             ("title", pick("Rechnung", "Invoice")),
             ("number", pick("Rechnungsnummer", "Invoice number")),
             ("issue_date", pick("Rechnungsdatum", "Invoice date")),
+            ("amount_due", pick("Zu zahlen", "Amount due")),
         ],
         DocumentKind::Proforma => [
             ("title", pick("Proforma-Rechnung", "Proforma invoice")),
             ("number", pick("Proforma-Nummer", "Proforma number")),
             ("issue_date", pick("Datum", "Date")),
+            ("amount_due", pick("Zu zahlen", "Amount due")),
         ],
+        // The amount of a credit note is owed to the customer, not by them.
         DocumentKind::CreditNote if cancels_fully => [
             ("title", pick("Stornorechnung", "Cancellation invoice")),
             ("number", pick("Nummer", "Number")),
             ("issue_date", pick("Datum", "Date")),
+            ("amount_due", pick("Korrekturbetrag", "Amount credited")),
         ],
         DocumentKind::CreditNote => [
             ("title", pick("Rechnungskorrektur", "Corrected invoice")),
             ("number", pick("Nummer", "Number")),
             ("issue_date", pick("Datum", "Date")),
+            ("amount_due", pick("Korrekturbetrag", "Amount credited")),
         ],
     }
 }

@@ -367,11 +367,15 @@ pub fn with_prepaid(mut invoice: Invoice, amount: Amount, note: Option<String>) 
 /// The credit note that takes back `quantities` (per line of `original`, by position − 1).
 ///
 /// Each credited line keeps the invoice's prices; its net amount is the invoice line's net
-/// amount in proportion (all of it when the whole line is credited), and VAT is computed per
-/// group on the credited nets as on any document. When this credit note completes the
-/// crediting (every line fully credited), any cent left between what earlier credit notes
-/// took and the invoice's total goes to the rounding amount (BT-114), so the credit notes of an
-/// invoice always add up to it exactly. A credit of everything at once is the invoice's
+/// amount in proportion, counted cumulatively: the credit notes of a line together take back
+/// `round(net × credited / quantity)`, so rounding never adds up over many credit notes and all
+/// of them together take back exactly the line's net amount. VAT is computed per group on the
+/// credited nets as on any document. When this credit note completes the crediting (every line
+/// fully credited), what is left between what earlier credit notes took and the invoice's total
+/// goes to the rounding amount (BT-114), so the credit notes of an invoice always add up to it
+/// exactly. Before that, the credit notes so far take back exactly what one credit note for
+/// all they credit would (VAT rounded on each small one would add up otherwise; the cent per
+/// VAT group goes to the rounding amount too). A credit of everything at once is the invoice's
 /// arithmetic mirrored exactly.
 pub fn plan_credit_note(
     original: &Document,
@@ -381,6 +385,8 @@ pub fn plan_credit_note(
     issued_at: DateTime<Utc>,
     reason: Option<&str>,
 ) -> Result<Invoice, AppError> {
+    // A cancelled invoice is refused as such, not for the nothing that is left of it.
+    original.creditable()?;
     let inv = &original.content;
     let refuse = |code: &'static str, message: String| {
         AppError::new(ErrorKind::Unprocessable, code, message)
@@ -415,7 +421,8 @@ pub fn plan_credit_note(
                 continue;
             }
             let total = line.quantity.abs();
-            let left = total - already(i);
+            let before = already(i);
+            let left = total - before;
             if *q > left || q.is_sign_negative() {
                 return Err(refuse(
                     "credit_exceeds_invoice",
@@ -428,11 +435,7 @@ pub fn plan_credit_note(
                 )
                 .with_field(format!("items[{i}].quantity")));
             }
-            let net = if *q == total {
-                line.net_amount
-            } else {
-                Amount::round(line.net_amount.value() * *q / total)
-            };
+            let net = credited_net(line, before + *q) - credited_net(line, before);
             let sign = if line.quantity.is_sign_negative() {
                 -Decimal::ONE
             } else {
@@ -473,14 +476,32 @@ pub fn plan_credit_note(
                 b.exemption_code = orig.exemption_code.clone();
             }
         }
-        if fully_after {
-            let left =
-                (inv.totals.tax_inclusive + inv.totals.rounding) - original.settlement.credited;
-            let rest = left - totals.tax_inclusive;
-            if rest.value().abs() <= Decimal::new(5, 2) {
-                totals.rounding = rest;
-                totals.amount_due = totals.tax_inclusive + rest;
-            }
+        let charged = inv.totals.tax_inclusive + inv.totals.rounding;
+        let credited = original.settlement.credited;
+        let amount = if fully_after {
+            Some(charged - credited)
+        } else {
+            // What one credit note for everything credited once this one is issued would take
+            // back: this one takes the difference, so the VAT rounding of many small credit
+            // notes never adds up (a cent per VAT group goes to the rounding amount). Worth
+            // more than the invoice is no rounding matter: left as it is, for `Document::credit`
+            // to refuse where it is more than is left.
+            let so_far: Vec<InvoiceLine> = inv
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| InvoiceLine {
+                    net_amount: credited_net(l, already(i) + quantities[i]),
+                    ..l.clone()
+                })
+                .collect();
+            let worth = totals_of_lines(&so_far).1.tax_inclusive;
+            let difference = if worth > charged { charged } else { worth } - credited;
+            (worth <= inv.totals.tax_inclusive && !difference.is_negative()).then_some(difference)
+        };
+        if let Some(amount) = amount {
+            totals.rounding = amount - totals.tax_inclusive;
+            totals.amount_due = amount;
         }
         (breakdown, totals)
     };
@@ -528,6 +549,17 @@ pub fn plan_credit_note(
         payment_terms: i18n::credit_terms(lang).to_string(),
         issued_at,
     })
+}
+
+/// The net amount the credit notes of `line` take back in all once `credited` of its quantity
+/// is credited: its net amount in proportion, all of it for all of the line.
+fn credited_net(line: &InvoiceLine, credited: Decimal) -> Amount {
+    let total = line.quantity.abs();
+    if credited == total || total.is_zero() {
+        line.net_amount
+    } else {
+        Amount::round(line.net_amount.value() * credited / total)
+    }
 }
 
 /// The VAT notes the law asks for (they repeat on a credit note), not the booking's own note.

@@ -158,12 +158,19 @@ fn line(x: &mut XmlOut, l: &faktura_domain::model::InvoiceLine) {
 
 fn settlement(x: &mut XmlOut, invoice: &Invoice, options: &Options) {
     let currency = invoice.currency.as_str();
-    let bank = common::credit_transfer(invoice);
+    let credit_note = common::is_credit_note(invoice);
+    let bank = common::credit_transfer(invoice).filter(|_| !credit_note);
     x.group("ram:ApplicableHeaderTradeSettlement", |x| {
         if bank.is_some() {
             x.leaf("ram:PaymentReference", invoice.number.as_str()); // BT-83
         }
         x.leaf("ram:InvoiceCurrencyCode", currency); // BT-5
+        if credit_note {
+            x.group("ram:SpecifiedTradeSettlementPaymentMeans", |x| {
+                // BG-16: settled between the parties, no seller account to pay into.
+                x.leaf("ram:TypeCode", common::CLEARING_BETWEEN_PARTNERS); // BT-81
+            });
+        }
         if let Some(bank) = bank {
             x.group("ram:SpecifiedTradeSettlementPaymentMeans", |x| {
                 // BG-16

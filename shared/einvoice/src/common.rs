@@ -85,8 +85,16 @@ pub fn credit_transfer(invoice: &Invoice) -> Option<&BankAccount> {
         .filter(|b| !compact_iban(&b.iban).is_empty())
 }
 
-/// BT-81: 58 = SEPA credit transfer (the only payment means the model knows).
+/// BT-81: 58 = SEPA credit transfer (to the seller's account, for invoices).
 pub const SEPA_CREDIT_TRANSFER: &str = "58";
+/// BT-81: 97 = clearing between partners. A credit note's amount is owed to the buyer: it
+/// names no account of the seller to pay into (a buyer's system could pay it otherwise).
+pub const CLEARING_BETWEEN_PARTNERS: &str = "97";
+
+/// Whether the document is a credit note (its money flows back to the buyer).
+pub fn is_credit_note(invoice: &Invoice) -> bool {
+    invoice.kind == faktura_domain::model::DocumentKind::CreditNote
+}
 
 /// A BT-22 note with its BT-21 subject code (UNTDID 4451).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -126,13 +126,16 @@ pub struct PrecedingInvoice {
     pub issue_date: NaiveDate,
 }
 
-/// What the e-invoice needs beyond the [`Invoice`] model: the extension point for credit notes
-/// and corrections, which the domain does not issue yet.
+/// Overrides of what the [`Invoice`] model says: the type code and the preceding invoice. The
+/// model's own credit notes need none (`DocumentKind::CreditNote` writes 381 and BG-3 from
+/// `Invoice::preceding`); corrected invoices (384), which the domain does not issue, need both.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// BT-3; `None` takes the invoice's kind (380 for `DocumentKind::Invoice`).
     pub type_code: Option<TypeCode>,
-    /// BG-3, written when given (credit notes 381 and corrections 384 should have it).
+    /// BG-3, written when given (credit notes 381 and corrections 384 should have it); `None`
+    /// takes a credit note's `Invoice::preceding`. An invoice's preceding document (the
+    /// proforma a final invoice follows) is no invoice and never becomes BG-3.
     pub preceding: Option<PrecedingInvoice>,
 }
 

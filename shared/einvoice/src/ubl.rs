@@ -167,7 +167,8 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
         &INVOICE
     };
     let currency = invoice.currency.as_str();
-    let bank = common::credit_transfer(invoice);
+    let credit_note = common::is_credit_note(invoice);
+    let bank = common::credit_transfer(invoice).filter(|_| !credit_note);
     let mut x = XmlOut::new();
     x.open(
         names.root,
@@ -221,6 +222,15 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
             x.group("cac:DeliveryLocation", |x| {
                 address_as(x, "cac:Address", &invoice.buyer.address)
             });
+        });
+    }
+    if credit_note {
+        x.group("cac:PaymentMeans", |x| {
+            // BG-16: settled between the parties, no seller account to pay into.
+            x.leaf("cbc:PaymentMeansCode", common::CLEARING_BETWEEN_PARTNERS); // BT-81
+            if names.root == "CreditNote" {
+                x.leaf("cbc:PaymentDueDate", &date_iso(invoice.due_date)); // BT-9
+            }
         });
     }
     if let Some(bank) = bank {

@@ -1,7 +1,7 @@
 //! Fuzzing the e-invoice writers with invoices the real domain makes: generated bookings
 //! (tenants, buyers at home, in the EU and abroad, public buyers, net and gross prices, many
 //! lines, odd quantities and prices, discounts, periods, hostile text) go through
-//! `parse_booking_event`, `plan_invoice` and the intake's e-invoice checks exactly as the
+//! `parse_booking_event`, `plan_document` and the intake's e-invoice checks exactly as the
 //! webhook runs them. Every invoice the intake would accept is written as CII and UBL in the
 //! profile its format calls for, and every document must pass the official rules for what it
 //! declares (XSD, CEN EN 16931, Factur-X profile rules, and KoSIT's XRechnung rules).
@@ -14,9 +14,8 @@ mod support;
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
-use faktura_domain::booking::parse_booking_event;
-use faktura_domain::invoicing::plan_invoice;
-use faktura_domain::model::EInvoiceFormat;
+use faktura_domain::invoicing::plan_document;
+use faktura_domain::model::{DocumentKind, EInvoiceFormat};
 use faktura_domain::ports::{EInvoiceEncoder, XmlSyntax};
 use faktura_domain::values::{Id, InvoiceNumber};
 use faktura_einvoice::EInvoiceXml;
@@ -170,14 +169,15 @@ fn every_invoice_the_intake_accepts_is_a_valid_e_invoice() {
         } else {
             support::gmbh()
         };
-        let Ok(booking) = parse_booking_event(body.as_bytes()) else {
+        let Some(booking) = support::parse_booking(&body) else {
             refused_booking += 1;
             continue;
         };
         let invoice_id: Id = format!("inv_gen{case}").parse().unwrap();
-        let Ok(plan) = plan_invoice(
+        let Ok(plan) = plan_document(
             &tenant,
             &booking,
+            DocumentKind::Invoice,
             &invoice_id,
             support::issue_date(),
             issued_at,

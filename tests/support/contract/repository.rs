@@ -28,7 +28,7 @@ pub(crate) fn cause() -> Cause {
     }
 }
 
-pub(crate) fn ledger_entry(
+pub fn ledger_entry(
     doc: &Document,
     kind: EntryKind,
     amount: &str,

@@ -1,5 +1,6 @@
-//! Invoices built the way the product builds them (booking JSON → `parse_booking_event` →
-//! `plan_invoice` → number), the case matrix, and the bridge to the Python validator.
+//! Invoices built the way the product builds them (booking JSON → the webhook's
+//! `parse_booking_event` → `plan_document` → number), the case matrix, and the bridge to the
+//! Python validator.
 
 #![allow(dead_code)]
 
@@ -8,9 +9,9 @@ use std::process::Command;
 use std::str::FromStr;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use faktura_domain::booking::parse_booking_event;
-use faktura_domain::invoicing::plan_invoice;
-use faktura_domain::model::{Invoice, Tenant};
+use faktura_domain::booking::{Booking, BookingEvent};
+use faktura_domain::invoicing::plan_document;
+use faktura_domain::model::{DocumentKind, Invoice, Tenant};
 use faktura_domain::values::{Id, InvoiceNumber};
 use serde_json::{Value, json};
 
@@ -153,14 +154,36 @@ pub fn booking(
     .to_string()
 }
 
+/// The booking of a `booking.created` body, as the webhook parses it; `None` when the webhook
+/// refuses the body (or it is another event).
+pub fn parse_booking(body: &str) -> Option<Booking> {
+    match faktura_http::dto::booking::parse_booking_event(body.as_bytes()) {
+        Ok(BookingEvent::Created { booking, .. }) => Some(booking),
+        _ => None,
+    }
+}
+
+/// The instant every test document is issued at (on [`issue_date`]).
+pub fn issued_at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()
+}
+
 /// Issues an invoice the way the product does, with a fixed number and dates.
 pub fn issue(tenant: &Tenant, body: &str, number: &str) -> Invoice {
-    let booking = parse_booking_event(body.as_bytes())
-        .unwrap_or_else(|e| panic!("booking refused: {e:?}\n{body}"));
-    let issued_at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+    let booking = match faktura_http::dto::booking::parse_booking_event(body.as_bytes()) {
+        Ok(BookingEvent::Created { booking, .. }) => booking,
+        other => panic!("not an accepted booking.created: {other:?}\n{body}"),
+    };
     let invoice_id: Id = format!("inv_{}", number.replace('/', "_")).parse().unwrap();
-    let plan = plan_invoice(tenant, &booking, &invoice_id, issue_date(), issued_at)
-        .unwrap_or_else(|e| panic!("invoice refused: {e:?}\n{body}"));
+    let plan = plan_document(
+        tenant,
+        &booking,
+        DocumentKind::Invoice,
+        &invoice_id,
+        issue_date(),
+        issued_at(),
+    )
+    .unwrap_or_else(|e| panic!("invoice refused: {e:?}\n{body}"));
     let mut invoice = plan.invoice;
     invoice.number = InvoiceNumber::from_str(number).unwrap();
     invoice
@@ -461,8 +484,9 @@ pub fn matrix() -> Vec<Case> {
             "RE-2026-00012",
         ),
     ));
-    // Credit note and corrected invoice: the extension point for documents the domain does
-    // not issue yet (BT-3 381 / 384 with BG-3).
+    // Type code and BG-3 given as options (BT-3 381 / 384): the override for documents the
+    // domain does not issue itself, such as corrected invoices. Credit notes and prepaid
+    // invoices as the domain issues them are in `credit_notes_and_prepaid.rs`.
     let mut credit = Case::new(
         "credit-note-381",
         issue(
