@@ -109,6 +109,23 @@ async fn a_release1_table_reads_and_migrates() {
         docs.iter()
             .all(|d| d.lifecycle == Lifecycle::Issued && d.version == 1)
     );
+    // Filters see release-1 items before they are migrated (they lack the facet attributes;
+    // the filter's own definition decides).
+    let filtered = table
+        .documents(
+            &demo,
+            &DocumentFilter {
+                kind: Some(faktura_domain::model::DocumentKind::Invoice),
+                delivery: Some("sent".into()),
+                ..DocumentFilter::default()
+            },
+            None,
+            100,
+        )
+        .await
+        .unwrap()
+        .documents;
+    assert_eq!(filtered.len(), 1, "the sent release-1 invoice");
     let sent = table
         .booking(&demo, &"bk_v1_sent".parse().unwrap())
         .await

@@ -128,7 +128,7 @@ mod tests {
     #[test]
     fn serves_only_the_template_and_the_data() {
         let renderer = Renderer::new().unwrap();
-        let world = RenderWorld::new(&renderer, Bytes::new(b"{}".to_vec()));
+        let world = RenderWorld::new(&renderer, &renderer.main, Bytes::new(b"{}".to_vec()));
 
         assert_eq!(world.file(file_id(DATA_PATH)).unwrap().as_slice(), b"{}");
         assert!(world.source(world.main()).is_ok());
@@ -166,8 +166,8 @@ mod tests {
     #[test]
     fn serves_the_xml_only_for_a_hybrid() {
         let renderer = Renderer::new().unwrap();
-        let world =
-            RenderWorld::new(&renderer, Bytes::new(b"{}".to_vec())).with_xml(Bytes::new(b"<x/>"));
+        let world = RenderWorld::new(&renderer, &renderer.main, Bytes::new(b"{}".to_vec()))
+            .with_xml(Bytes::new(b"<x/>"));
         assert_eq!(world.file(file_id(XML_PATH)).unwrap().as_slice(), b"<x/>");
         assert_eq!(world.file(file_id(DATA_PATH)).unwrap().as_slice(), b"{}");
         assert!(matches!(

@@ -307,11 +307,13 @@ impl Repository for DynamoStore {
         let mut conditions: Vec<String> = Vec::new();
         let mut names = HashMap::from([("#pk".to_string(), GSI1.partition_key.to_string())]);
         let mut values = HashMap::from([(":pk".to_string(), s(partition.clone()))]);
+        // Release-1 items (until `migrate`) lack the facet attributes: they pass the
+        // expression and the filter's own test below decides.
         let mut eq = |attr: &str, value: String| {
             let i = names.len();
             names.insert(format!("#a{i}"), attr.to_string());
             values.insert(format!(":a{i}"), s(value));
-            conditions.push(format!("#a{i} = :a{i}"));
+            conditions.push(format!("(attribute_not_exists(#a{i}) OR #a{i} = :a{i})"));
         };
         if let Some(k) = filter.kind {
             eq("kind", k.as_str().into());

@@ -27,6 +27,9 @@ use crate::values::Id;
 use super::issuing::{Numbering, entry, issue_into, update_into};
 use super::{Attempt, commit_with_retry, internal, job_cause};
 
+/// How many documents' surplus one new invoice takes credit from.
+pub const CREDIT_SOURCES: usize = 10;
+
 #[derive(Clone)]
 pub struct BookingProcessor {
     stores: Stores,
@@ -566,7 +569,9 @@ impl BookingProcessor {
         Ok(())
     }
 
-    /// The customer's credit (documents with a surplus) that a new invoice can take.
+    /// The customer's credit (documents with a surplus) that a new invoice can take, from at
+    /// most [`CREDIT_SOURCES`] documents (each adds five writes to the change: DynamoDB takes
+    /// at most 100 per transaction; what is left is taken by the next invoice).
     async fn credit_to_apply(
         &self,
         tenant: &Tenant,
@@ -581,7 +586,7 @@ impl BookingProcessor {
         let page = self
             .stores
             .repository
-            .documents(&tenant.id, &filter, None, 50)
+            .documents(&tenant.id, &filter, None, CREDIT_SOURCES)
             .await?;
         let mut left = invoice.totals.tax_inclusive + invoice.totals.rounding;
         let mut out = Vec::new();
@@ -622,7 +627,11 @@ impl BookingProcessor {
     ) {
         let mut doc = doc;
         for (source, amount) in credit {
-            let Ok(used) = source.use_credit(doc.id(), *amount, now) else {
+            // Both sides or neither: the surplus leaves its document only into this one.
+            let (Ok(used), Ok((applied, events))) = (
+                source.use_credit(doc.id(), *amount, now),
+                doc.apply_credit(source.id(), *amount, now),
+            ) else {
                 continue;
             };
             let source_after = update_into(change, source, used, cause, now);
@@ -636,20 +645,18 @@ impl BookingProcessor {
             );
             e.related_document = Some(doc.id().clone());
             change.ledger.push(e);
-            if let Ok((applied, events)) = doc.apply_credit(source.id(), *amount, now) {
-                super::audit(change, &applied, 1, events, cause, now);
-                let mut e = entry(
-                    &applied,
-                    EntryKind::CreditApplied,
-                    *amount,
-                    &format!("credit-in:{}:{}", source.id(), doc.id()),
-                    cause,
-                    now,
-                );
-                e.related_document = Some(source.id().clone());
-                change.ledger.push(e);
-                doc = applied;
-            }
+            super::audit(change, &applied, 1, events, cause, now);
+            let mut e = entry(
+                &applied,
+                EntryKind::CreditApplied,
+                *amount,
+                &format!("credit-in:{}:{}", source.id(), doc.id()),
+                cause,
+                now,
+            );
+            e.related_document = Some(source.id().clone());
+            change.ledger.push(e);
+            doc = applied;
         }
         replace_new(change, doc);
     }

@@ -206,8 +206,44 @@ impl JobRunner {
                 now,
             ),
         };
-        record_job(&self.stores, job.clone()).await?;
+        match work {
+            // A release-1 invoice that was never mailed: its charge goes into the ledger with
+            // its delivery job (the delivery rewrites the release-1 item as a document, after
+            // which the migration would no longer find it). Migrated already: the job alone.
+            Release1Work::Deliver { .. } => self.record_release1_delivery(&job).await?,
+            _ => record_job(&self.stores, job.clone()).await?,
+        }
         self.run(&job.tenant_id, &job.id).await
+    }
+
+    async fn record_release1_delivery(&self, job: &Job) -> Result<(), AppError> {
+        let s = &self.stores;
+        let doc = s.repository.document(&job.tenant_id, &job.subject).await?;
+        let mut change = Change::for_tenant(&job.tenant_id);
+        if let Some(doc) = &doc {
+            let cause = crate::audit::Cause::Migration { from_version: 1 };
+            change.ledger.push(super::issuing::entry(
+                doc,
+                crate::ledger::EntryKind::Charge,
+                doc.settlement.charged,
+                &format!("charge:{}", doc.id()),
+                &cause,
+                doc.content.issued_at,
+            ));
+        }
+        change.jobs.push(job.clone());
+        match s.repository.commit(change).await {
+            Ok(()) => Ok(()),
+            Err(crate::ports::CommitError::Conflict(
+                crate::ports::Conflict::LedgerEntry(_) | crate::ports::Conflict::Job(_),
+            )) => record_job(s, job.clone()).await,
+            Err(crate::ports::CommitError::Conflict(c)) => Err(AppError::new(
+                ErrorKind::Internal,
+                "release1_delivery",
+                format!("recording the release-1 delivery: {c:?}"),
+            )),
+            Err(crate::ports::CommitError::Store(e)) => Err(e.into()),
+        }
     }
 }
 
