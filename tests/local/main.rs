@@ -5,6 +5,8 @@
 mod contract_embedded;
 mod einvoice;
 mod hardening;
+mod migration;
+mod openapi;
 mod pipeline;
 mod template;
 mod webhook_api;

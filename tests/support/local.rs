@@ -39,8 +39,13 @@ pub fn load_tenants() -> Vec<LocalTenant> {
 
 impl TestApp {
     pub async fn start() -> TestApp {
+        TestApp::start_with(load_tenants()).await
+    }
+
+    /// [`TestApp::start`] with other tenants (e.g. the demo tenants with other settings).
+    pub async fn start_with(tenants: Vec<LocalTenant>) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = LocalConfig::new(dir.path().join("data"), load_tenants());
+        let mut config = LocalConfig::new(dir.path().join("data"), tenants);
         // Tests drive the scheduler themselves.
         config.schedule_every = Duration::from_secs(3600);
         let mut app = LocalApp::start(config).await.expect("local app starts");
@@ -132,6 +137,37 @@ impl TestApp {
             status,
             json: serde_json::from_slice(&body).unwrap_or(Value::Null),
         }
+    }
+
+    /// One API request as a client would send it: `key` as bearer token, an optional
+    /// `Idempotency-Key`, and a JSON body (sent as `application/json`). Returns the answer and
+    /// its headers.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<&str>,
+    ) -> (Answer, reqwest::header::HeaderMap) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (Answer { status, json }, headers)
     }
 
     /// Waits until the invoice's email went out; panics after `timeout`.

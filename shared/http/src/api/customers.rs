@@ -20,7 +20,7 @@ use crate::extract::{Params, PathParam, read_body, require_json};
 use crate::guard::RequestId;
 
 /// List customers (by id).
-#[utoipa::path(get, path = "/v1/customers", tag = "customers",
+#[utoipa::path(get, path = "/v1/customers", operation_id = "list_customers", tag = "customers",
     params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = CustomerListDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -45,7 +45,7 @@ pub async fn list(
 }
 
 /// A customer with balance and ledger.
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = String, Path, description = "ext:<id>, email:<address>, an email or a platform id")),
+#[utoipa::path(get, path = "/v1/customers/{id}", operation_id = "get_customer", tag = "customers", params(("id" = String, Path, description = "ext:<id>, email:<address>, an email or a platform id")),
     responses((status = 200, body = CustomerAccountDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get(
@@ -66,7 +66,7 @@ pub async fn get(
 }
 
 /// Replace a customer's data (applies to documents issued from now on).
-#[utoipa::path(put, path = "/v1/customers/{id}", tag = "customers", request_body = CustomerRequest,
+#[utoipa::path(put, path = "/v1/customers/{id}", operation_id = "put_customer", tag = "customers", request_body = CustomerRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = CustomerDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -105,7 +105,7 @@ fn customer(
     existing: Option<Customer>,
 ) -> Result<Customer, AppError> {
     let text = std::str::from_utf8(bytes).unwrap_or("");
-    let r: CustomerRequest = crate::dto::booking::from_json(text, "")?;
+    let r: CustomerRequest = crate::dto::booking::from_json_object(text, "")?;
     let existing = existing.ok_or_else(|| {
         AppError::not_found(
             "customer_not_found",

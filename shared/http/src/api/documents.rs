@@ -42,7 +42,7 @@ fn doc_id(raw: &str) -> Result<Id, AppError> {
 }
 
 /// Parses a JSON body into `T`, with schema errors naming the field.
-fn body_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+fn body_json<T: DeserializeOwned + utoipa::ToSchema>(bytes: &[u8]) -> Result<T, AppError> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         AppError::new(
             ErrorKind::BadRequest,
@@ -51,7 +51,7 @@ fn body_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         )
     })?;
     let text = if text.trim().is_empty() { "{}" } else { text };
-    crate::dto::booking::from_json(text, "")
+    crate::dto::booking::from_json_object(text, "")
 }
 
 async fn caller(
@@ -150,7 +150,7 @@ pub fn customer_key(c: &str) -> String {
 }
 
 /// List documents: every kind (filter with `kind`), oldest first.
-#[utoipa::path(get, path = "/v1/invoices", tag = "documents",
+#[utoipa::path(get, path = "/v1/invoices", operation_id = "list_documents", tag = "documents",
     params(
         ("kind" = Option<String>, Query, description = "invoice, proforma or credit_note"),
         ("lifecycle" = Option<String>, Query, description = "draft, issued, partially_credited, cancelled, voided, converted"),
@@ -194,7 +194,7 @@ pub async fn list(
 }
 
 /// List credit notes (the same filters).
-#[utoipa::path(get, path = "/v1/credit-notes", tag = "documents",
+#[utoipa::path(get, path = "/v1/credit-notes", operation_id = "list_credit_notes", tag = "documents",
     params(("customer" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
            ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = CreditNoteListDto), (status = "default", body = ErrorBody)),
@@ -227,7 +227,7 @@ pub async fn credit_notes(
 }
 
 /// One document with its facets.
-#[utoipa::path(get, path = "/v1/invoices/{id}", tag = "documents", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/invoices/{id}", operation_id = "get_document", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get(
@@ -245,7 +245,7 @@ pub async fn get(
 }
 
 /// The document's audit trail: every change, when, and what caused it.
-#[utoipa::path(get, path = "/v1/invoices/{id}/events", tag = "documents", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/invoices/{id}/events", operation_id = "get_document_events", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, body = AuditListDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn events(
@@ -276,7 +276,7 @@ fn file(content_type: &'static str, file_name: &str, bytes: Vec<u8>) -> Response
 }
 
 /// The stored PDF.
-#[utoipa::path(get, path = "/v1/invoices/{id}/pdf", tag = "documents", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/invoices/{id}/pdf", operation_id = "get_document_pdf", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn pdf(
@@ -291,7 +291,7 @@ pub async fn pdf(
 }
 
 /// The contract mailed with a final invoice.
-#[utoipa::path(get, path = "/v1/invoices/{id}/contract", tag = "documents", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/invoices/{id}/contract", operation_id = "get_document_contract", tag = "documents", params(("id" = String, Path)),
     responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn contract(
@@ -307,7 +307,7 @@ pub async fn contract(
 
 /// The e-invoice XML: `?syntax=cii` (default; the stored legal original for ZUGFeRD and
 /// XRechnung documents) or `?syntax=ubl`.
-#[utoipa::path(get, path = "/v1/invoices/{id}/xml", tag = "documents",
+#[utoipa::path(get, path = "/v1/invoices/{id}/xml", operation_id = "get_document_xml", tag = "documents",
     params(("id" = String, Path), ("syntax" = Option<String>, Query, description = "cii or ubl")),
     responses((status = 200, content_type = "application/xml", body = String), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -391,7 +391,7 @@ fn document_command(req: DocumentRequest, id: Option<Id>) -> Result<Command, App
 }
 
 /// Create an invoice or proforma (issued at once, or a draft).
-#[utoipa::path(post, path = "/v1/invoices", tag = "documents", request_body = DocumentRequest,
+#[utoipa::path(post, path = "/v1/invoices", operation_id = "create_document", tag = "documents", request_body = DocumentRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -417,7 +417,7 @@ pub async fn create(
 }
 
 /// Change a draft (the whole content again).
-#[utoipa::path(patch, path = "/v1/invoices/{id}", tag = "documents", request_body = DocumentRequest,
+#[utoipa::path(patch, path = "/v1/invoices/{id}", operation_id = "change_draft", tag = "documents", request_body = DocumentRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -447,7 +447,7 @@ pub async fn change(
 }
 
 /// Issue a draft: it gets its number and is rendered and mailed.
-#[utoipa::path(post, path = "/v1/invoices/{id}/issue", tag = "documents",
+#[utoipa::path(post, path = "/v1/invoices/{id}/issue", operation_id = "issue_draft", tag = "documents",
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -475,7 +475,7 @@ pub async fn issue(
 
 /// Cancel: an invoice by a credit note for all that is left of it (201, the credit note); a
 /// proforma is voided (200).
-#[utoipa::path(post, path = "/v1/invoices/{id}/cancel", tag = "documents", request_body = CancelRequest,
+#[utoipa::path(post, path = "/v1/invoices/{id}/cancel", operation_id = "cancel_document", tag = "documents", request_body = CancelRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -523,7 +523,7 @@ fn text(field: &str, value: Option<String>) -> Result<Option<String>, AppError> 
 }
 
 /// A credit note for some lines of an invoice (never more than was invoiced).
-#[utoipa::path(post, path = "/v1/invoices/{id}/credit-notes", tag = "documents", request_body = CreditNoteRequest,
+#[utoipa::path(post, path = "/v1/invoices/{id}/credit-notes", operation_id = "create_credit_note", tag = "documents", request_body = CreditNoteRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -588,7 +588,7 @@ fn positive_amount(
 }
 
 /// Record a payment (partial, full or over: the surplus is customer credit).
-#[utoipa::path(post, path = "/v1/invoices/{id}/payments", tag = "documents", request_body = PaymentRequest,
+#[utoipa::path(post, path = "/v1/invoices/{id}/payments", operation_id = "record_payment", tag = "documents", request_body = PaymentRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -644,7 +644,7 @@ pub async fn payment(
 }
 
 /// Record a refund: money paid back out of the customer's credit on this invoice.
-#[utoipa::path(post, path = "/v1/invoices/{id}/refunds", tag = "documents", request_body = RefundRequest,
+#[utoipa::path(post, path = "/v1/invoices/{id}/refunds", operation_id = "record_refund", tag = "documents", request_body = RefundRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = DocumentDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
@@ -681,7 +681,7 @@ pub async fn refund(
 }
 
 /// Mail the document again (to the customer, or to other addresses).
-#[utoipa::path(post, path = "/v1/invoices/{id}/send", tag = "documents", request_body = SendRequest,
+#[utoipa::path(post, path = "/v1/invoices/{id}/send", operation_id = "send_document", tag = "documents", request_body = SendRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 202, body = crate::dto::jobs::JobDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]

@@ -16,7 +16,7 @@ use crate::extract::{Params, PathParam};
 use crate::guard::RequestId;
 
 /// The tenant's jobs, newest first (`state=failed` lists what needs a person).
-#[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
+#[utoipa::path(get, path = "/v1/jobs", operation_id = "list_jobs", tag = "jobs",
     params(("state" = Option<String>, Query, description = "pending, running, done, failed"),
            ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = JobListDto), (status = "default", body = ErrorBody)),
@@ -55,7 +55,7 @@ pub async fn list(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/jobs/{id}", operation_id = "get_job", tag = "jobs", params(("id" = String, Path)),
     responses((status = 200, body = JobDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn get(
@@ -73,7 +73,7 @@ pub async fn get(
 }
 
 /// A booking: its events (and whether each is applied, held or rejected) and its documents.
-#[utoipa::path(get, path = "/v1/bookings/{id}", tag = "bookings", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/bookings/{id}", operation_id = "get_booking", tag = "bookings", params(("id" = String, Path)),
     responses((status = 200, body = BookingDto), (status = "default", body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn booking(

@@ -46,14 +46,19 @@ struct Envelope {
 /// `booking.created` and `booking.updated`: the booking's content.
 #[derive(Deserialize, ToSchema)]
 pub struct WireBooking {
+    #[schema(pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$")]
     pub id: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub booked_at: String,
     /// `invoice` (default: the tenant's setting) or `proforma_first` (created only).
     #[serde(default)]
+    #[schema(schema_with = super::values::billing_or_null)]
     pub billing: Option<String>,
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     #[serde(default)]
+    #[schema(schema_with = super::values::price_basis_or_null)]
     pub prices: Option<String>,
     pub customer: WireCustomer,
     pub items: Vec<WireItem>,
@@ -66,17 +71,20 @@ pub struct WireBooking {
 #[derive(Deserialize, ToSchema)]
 pub struct WireCustomer {
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$")]
     pub id: Option<String>,
     pub name: String,
     #[serde(default)]
     pub company: Option<String>,
     pub email: String,
     #[serde(default)]
+    #[schema(pattern = "^([dD][eE]|[eE][nN])([-_][A-Za-z0-9]+)*$")]
     pub language: Option<String>,
     #[serde(default)]
     pub vat_id: Option<String>,
     pub address: WireAddress,
     #[serde(default)]
+    #[schema(schema_with = super::values::einvoice_or_null)]
     pub einvoice: Option<String>,
     #[serde(default)]
     pub leitweg_id: Option<String>,
@@ -89,24 +97,24 @@ pub struct WireAddress {
     pub line2: Option<String>,
     pub postal_code: String,
     pub city: String,
+    #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct WireItem {
     pub description: String,
-    #[schema(value_type = String, example = "1")]
     pub quantity: ExactDecimal,
     #[serde(default)]
     pub unit: Option<String>,
-    #[schema(value_type = String, example = "119.00")]
     pub unit_price: ExactDecimal,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "19")]
     pub vat_rate: Option<ExactDecimal>,
     #[serde(default)]
+    #[schema(schema_with = super::values::vat_category_or_null)]
     pub vat_category: Option<String>,
     #[serde(default)]
+    #[schema(format = Date)]
     pub service_date: Option<String>,
     #[serde(default)]
     pub service_period: Option<WirePeriod>,
@@ -114,12 +122,35 @@ pub struct WireItem {
 
 #[derive(Deserialize, ToSchema)]
 pub struct WirePeriod {
+    #[schema(format = Date)]
     pub start: String,
+    #[schema(format = Date)]
     pub end: String,
 }
 
 /// A decimal given as a JSON string or number, kept as its exact source text.
 pub struct ExactDecimal(String);
+
+/// Its schema: a string (the recommended form) or a JSON number.
+impl utoipa::PartialSchema for ExactDecimal {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Array(vec![Type::String, Type::Number]))
+            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+            .description(Some(
+                "A decimal number as a string (`\"119.00\"`, recommended) or a JSON number; taken exactly as written, never rounded.",
+            ))
+            .examples(["119.00"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExactDecimal {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Decimal")
+    }
+}
 
 impl<'de> Deserialize<'de> for ExactDecimal {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -158,6 +189,58 @@ impl ExactDecimal {
         }
         Ok(value.normalize())
     }
+}
+
+/// An `integer` as JSON Schema counts them: `2` and `2.0` alike (a generator or a language
+/// without integers may send either); `2.5`, negatives and strings are refused.
+pub(crate) fn whole_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u32::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|w| T::try_from(w).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, not {n}")))
+}
+
+/// Refuses JSON that has an array where `S` declares an object (see
+/// [`super::array_for_object`]) with `400 schema_violation` naming the place.
+pub(crate) fn require_objects<S: ToSchema>(json: &str, prefix: &str) -> Result<(), AppError> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Ok(()); // not JSON: from_json says so
+    };
+    let Some(path) = super::array_for_object::<S>(&value) else {
+        return Ok(());
+    };
+    let field = match (prefix.is_empty(), path.is_empty()) {
+        (true, _) => path,
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}.{path}"),
+    };
+    let mut e = AppError::new(
+        ErrorKind::BadRequest,
+        "schema_violation",
+        "invalid type: sequence, expected a JSON object",
+    );
+    if !field.is_empty() {
+        e = e.with_field(field);
+    }
+    Err(e)
+}
+
+/// [`from_json`] for a body whose objects must be JSON objects, as its schema says.
+pub(crate) fn from_json_object<T: DeserializeOwned + ToSchema>(
+    json: &str,
+    prefix: &str,
+) -> Result<T, AppError> {
+    require_objects::<T>(json, prefix)?;
+    from_json(json, prefix)
 }
 
 /// Parses JSON into `T`, reporting schema errors with the JSON path of the field to blame.
@@ -210,7 +293,6 @@ pub struct WirePaid {
     pub id: String,
     /// RFC 3339.
     pub paid_at: String,
-    #[schema(value_type = String, example = "119.00")]
     pub amount: ExactDecimal,
     pub currency: String,
     #[serde(default)]
@@ -223,8 +305,8 @@ pub struct WirePaid {
 /// One booked item to cancel: its index in the booking's `items` (0-based) and how many.
 #[derive(Deserialize, ToSchema)]
 pub struct WireCancelledItem {
+    #[serde(deserialize_with = "whole_number")]
     pub item: usize,
-    #[schema(value_type = String, example = "1")]
     pub quantity: ExactDecimal,
 }
 
@@ -260,11 +342,12 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
             "the body is not UTF-8",
         )
     })?;
+    require_objects::<WireEvent>(text, "")?;
     let envelope: Envelope = from_json(text, "")?;
     let data = envelope.data.get();
     match envelope.event_type.as_str() {
         "booking.created" => {
-            let wire: WireBooking = from_json(data, "data")?;
+            let wire: WireBooking = from_json_object(data, "data")?;
             let billing = billing("data.billing", wire.billing.as_deref())?;
             Ok(BookingEvent::Created {
                 booking: booking(wire, "data.")?,
@@ -272,7 +355,7 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
             })
         }
         "booking.updated" => {
-            let wire: WireBooking = from_json(data, "data")?;
+            let wire: WireBooking = from_json_object(data, "data")?;
             if wire.billing.is_some() {
                 return Err(AppError::invalid(
                     "data.billing",
@@ -284,7 +367,7 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
             })
         }
         "booking.paid" => {
-            let w: WirePaid = from_json(data, "data")?;
+            let w: WirePaid = from_json_object(data, "data")?;
             let currency: Currency = w.currency.parse().map_err(|e: ValueError| {
                 AppError::new(ErrorKind::Unprocessable, "unknown_currency", e.0)
                     .with_field("data.currency")
@@ -308,7 +391,7 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
             })
         }
         "booking.cancelled" => {
-            let w: WireCancelled = from_json(data, "data")?;
+            let w: WireCancelled = from_json_object(data, "data")?;
             let items = match w.items {
                 None => None,
                 Some(items) if items.is_empty() => {

@@ -18,11 +18,14 @@ pub struct CustomerDto {
     pub name: String,
     pub company: Option<String>,
     pub email: String,
+    #[schema(schema_with = super::values::language)]
     pub language: String,
     pub vat_id: Option<String>,
     pub address: AddressDto,
+    #[schema(schema_with = super::values::einvoice_or_null)]
     pub einvoice: Option<String>,
     pub leitweg_id: Option<String>,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -48,6 +51,7 @@ impl From<&Customer> for CustomerDto {
 pub struct LedgerEntryDto {
     pub id: String,
     /// `charge`, `payment`, `refund`, `credit`, `credit_applied`, `credit_used`.
+    #[schema(schema_with = super::values::ledger_kind)]
     pub kind: String,
     pub document_id: String,
     /// The magnitude.
@@ -55,6 +59,7 @@ pub struct LedgerEntryDto {
     /// What it adds to the balance (negative lowers what the customer owes).
     pub signed_amount: String,
     pub currency: String,
+    #[schema(format = DateTime)]
     pub at: String,
     pub related_document: Option<String>,
     pub reference: Option<String>,
@@ -110,17 +115,23 @@ pub struct CustomerListDto {
 /// `PUT /v1/customers/{id}`: the customer as it is now. Documents issued already keep the
 /// data they were issued with; only future documents use the new data.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "name": "Erika Mustermann", "email": "erika@example.org", "language": "de",
+    "address": { "line1": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE" }
+}))]
 pub struct CustomerRequest {
     pub name: String,
     #[serde(default)]
     pub company: Option<String>,
     pub email: String,
     #[serde(default)]
+    #[schema(pattern = "^([dD][eE]|[eE][nN])([-_][A-Za-z0-9]+)*$")]
     pub language: Option<String>,
     #[serde(default)]
     pub vat_id: Option<String>,
     pub address: WireAddress,
     #[serde(default)]
+    #[schema(schema_with = super::values::einvoice_or_null)]
     pub einvoice: Option<String>,
     #[serde(default)]
     pub leitweg_id: Option<String>,

@@ -39,14 +39,18 @@ pub struct LineDto {
     pub unit_price_net: String,
     pub unit_price_gross: Option<String>,
     pub net_amount: String,
+    #[schema(schema_with = super::values::vat_category)]
     pub vat_category: String,
     pub vat_rate: String,
+    #[schema(format = Date)]
     pub service_start: String,
+    #[schema(format = Date)]
     pub service_end: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct VatDto {
+    #[schema(schema_with = super::values::vat_category)]
     pub category: String,
     pub rate: String,
     pub taxable: String,
@@ -71,7 +75,9 @@ pub struct TotalsDto {
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryDto {
     /// `pending`, `sent` or `failed`.
+    #[schema(schema_with = super::values::delivery_state)]
     pub state: String,
+    #[schema(format = DateTime)]
     pub sent_at: Option<String>,
     pub to: Vec<String>,
     /// How many mails went out (a resend adds one).
@@ -84,6 +90,7 @@ pub struct DeliveryDto {
 #[derive(Serialize, ToSchema)]
 pub struct PaymentStateDto {
     /// `open`, `partially_paid`, `paid`, `overpaid` or `nothing_due`.
+    #[schema(schema_with = super::values::payment_state)]
     pub state: String,
     /// Still owed; negative: the customer's credit on this document.
     pub open: String,
@@ -99,6 +106,7 @@ pub struct PaymentStateDto {
 #[derive(Serialize, ToSchema)]
 pub struct RelationDto {
     /// `credited_by`, `corrects`, `final_invoice`, `follows_proforma`, `replaced_by`, `replaces`.
+    #[schema(schema_with = super::values::relation_kind)]
     pub kind: String,
     pub document_id: String,
     pub number: Option<String>,
@@ -107,8 +115,10 @@ pub struct RelationDto {
 #[derive(Serialize, ToSchema)]
 pub struct PrecedingDto {
     pub id: String,
+    #[schema(schema_with = super::values::document_kind)]
     pub kind: String,
     pub number: String,
+    #[schema(format = Date)]
     pub issue_date: String,
 }
 
@@ -117,32 +127,43 @@ pub struct PrecedingDto {
 pub struct DocumentDto {
     pub id: String,
     /// `invoice`, `proforma` or `credit_note`.
+    #[schema(schema_with = super::values::document_kind)]
     pub kind: String,
     /// UNTDID 1001: 380 invoice, 325 proforma, 381 credit note.
+    #[schema(schema_with = super::values::type_code)]
     pub type_code: String,
     /// `null` for drafts.
     pub number: Option<String>,
     /// `draft`, `issued`, `partially_credited`, `cancelled`, `voided`, `converted`.
+    #[schema(schema_with = super::values::lifecycle)]
     pub lifecycle: String,
     /// Release 1's field: `draft`, `issued` (not sent yet) or `sent`.
+    #[schema(schema_with = super::values::release1_status)]
     pub status: String,
     pub delivery: DeliveryDto,
     pub payment: PaymentStateDto,
     /// `booking` or `api`.
+    #[schema(schema_with = super::values::source)]
     pub source: String,
     pub booking_id: Option<String>,
     /// BG-3 of a credit note; the proforma of a final invoice.
     pub preceding: Option<PrecedingDto>,
     pub related: Vec<RelationDto>,
+    #[schema(format = Date)]
     pub issue_date: Option<String>,
+    #[schema(format = Date)]
     pub due_date: String,
     pub currency: String,
+    #[schema(schema_with = super::values::language)]
     pub language: String,
     pub buyer_reference: Option<String>,
     pub order_reference: Option<String>,
     /// `pdf`, `zugferd` or `xrechnung`.
+    #[schema(schema_with = super::values::einvoice)]
     pub einvoice: String,
+    #[schema(schema_with = super::values::vat_treatment)]
     pub vat_treatment: String,
+    #[schema(schema_with = super::values::price_basis)]
     pub price_basis: String,
     pub seller: SellerDto,
     pub customer: BuyerDto,
@@ -150,9 +171,13 @@ pub struct DocumentDto {
     pub totals: TotalsDto,
     pub notes: Vec<String>,
     pub payment_terms: String,
+    #[schema(format = DateTime)]
     pub issued_at: Option<String>,
+    #[schema(format = DateTime)]
     pub sent_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
     pub version: u64,
     pub pdf: String,
@@ -331,6 +356,7 @@ pub struct CreditNoteListDto {
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryDto {
     pub id: String,
+    #[schema(format = DateTime)]
     pub at: String,
     /// The document's version after the change.
     pub version: u64,
@@ -373,16 +399,27 @@ pub struct AuditListDto {
 
 /// `POST /v1/invoices` and `PATCH /v1/invoices/{id}` (a draft's new content).
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({
+    "currency": "EUR",
+    "customer": {
+        "id": "c-1001", "name": "Erika Mustermann", "email": "erika@example.org",
+        "address": { "line1": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE" }
+    },
+    "items": [{ "description": "Room, 2 nights", "quantity": "2", "unit_price": "119.00" }]
+}))]
 pub struct DocumentRequest {
     /// `invoice` (default) or `proforma`.
     #[serde(default)]
+    #[schema(schema_with = super::values::new_kind_or_null)]
     pub kind: Option<String>,
     /// A draft without number that may still change; `POST …/issue` issues it.
     #[serde(default)]
     pub draft: Option<bool>,
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// `net` or `gross` (default: the tenant's).
     #[serde(default)]
+    #[schema(schema_with = super::values::price_basis_or_null)]
     pub prices: Option<String>,
     pub customer: WireCustomer,
     pub items: Vec<WireItem>,
@@ -394,6 +431,7 @@ pub struct DocumentRequest {
 
 /// `POST /v1/invoices/{id}/cancel`.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({ "reason": "booking cancelled" }))]
 pub struct CancelRequest {
     #[serde(default)]
     pub reason: Option<String>,
@@ -402,13 +440,14 @@ pub struct CancelRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct CreditLineRequest {
     /// The invoice line (BT-126).
+    #[serde(deserialize_with = "super::booking::whole_number")]
     pub position: u32,
-    #[schema(value_type = String, example = "1")]
     pub quantity: ExactDecimal,
 }
 
 /// `POST /v1/invoices/{id}/credit-notes`: take back these lines.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "items": [{ "position": 1, "quantity": "1" }], "reason": "one night less" }))]
 pub struct CreditNoteRequest {
     pub items: Vec<CreditLineRequest>,
     #[serde(default)]
@@ -417,13 +456,15 @@ pub struct CreditNoteRequest {
 
 /// `POST /v1/invoices/{id}/payments`.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "amount": "50.00", "currency": "EUR", "method": "card", "reference": "pay_123" }))]
 pub struct PaymentRequest {
-    #[schema(value_type = String, example = "50.00")]
     pub amount: ExactDecimal,
     /// Must be the document's currency.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// RFC 3339; default: now.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub paid_at: Option<String>,
     #[serde(default)]
     pub method: Option<String>,
@@ -434,8 +475,8 @@ pub struct PaymentRequest {
 
 /// `POST /v1/invoices/{id}/refunds`: money paid back out of the customer's credit on it.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({ "amount": "20.00", "reference": "refund_123" }))]
 pub struct RefundRequest {
-    #[schema(value_type = String, example = "20.00")]
     pub amount: ExactDecimal,
     #[serde(default)]
     pub reference: Option<String>,
@@ -443,8 +484,10 @@ pub struct RefundRequest {
 
 /// `POST /v1/invoices/{id}/send`.
 #[derive(Deserialize, ToSchema, Default)]
+#[schema(example = json!({ "to": ["accounting@example.org"] }))]
 pub struct SendRequest {
     /// Send to these addresses instead of the customer's.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub to: Option<Vec<String>>,
 }

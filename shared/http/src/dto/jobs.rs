@@ -10,15 +10,20 @@ use utoipa::ToSchema;
 pub struct JobDto {
     pub id: String,
     /// `apply_booking_events`, `render_document`, `deliver_document`.
+    #[schema(schema_with = super::values::job_kind)]
     pub kind: String,
     /// The booking or document it works on.
     pub subject: String,
     /// `pending`, `running`, `done` or `failed`.
+    #[schema(schema_with = super::values::job_state)]
     pub state: String,
     pub attempts: u32,
+    #[schema(format = DateTime)]
     pub due_at: String,
     pub last_error: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -48,9 +53,12 @@ pub struct JobListDto {
 pub struct BookingEventDto {
     pub seq: u32,
     /// `booking.created`, `booking.paid`, ...
+    #[schema(schema_with = super::values::booking_event)]
     pub event: String,
     /// `pending`, `held`, `applied` or `rejected`.
+    #[schema(schema_with = super::values::booking_event_state)]
     pub state: String,
+    #[schema(format = DateTime)]
     pub received_at: String,
     pub delivery_id: Option<String>,
     pub document_id: Option<String>,
@@ -63,6 +71,7 @@ pub struct BookingEventDto {
 pub struct BookingDto {
     pub id: String,
     /// `invoice` or `proforma_first`.
+    #[schema(schema_with = super::values::billing)]
     pub billing: String,
     pub created: bool,
     pub events: Vec<BookingEventDto>,
