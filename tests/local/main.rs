@@ -3,6 +3,7 @@
 //! suites (`contract_aws`, `lambda_e2e`) stay in binaries of their own.
 
 mod contract_embedded;
+mod documents_api;
 mod einvoice;
 mod hardening;
 mod migration;

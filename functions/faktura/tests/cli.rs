@@ -49,10 +49,47 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
         .unwrap()
         .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
         .count();
+    let life = std::fs::read_dir(repo_root().join("events/life"))
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .count();
+    assert_eq!(life, 6, "the demo's life events");
+    // Every sample booking is invoiced; the life events add a proforma, its final invoice
+    // and two credit notes (the payments make no document). All are mailed.
+    let documents = samples + 4;
     assert!(
-        stdout.contains(&format!("All {samples} invoices sent")),
+        stdout.contains(&format!(
+            "All {documents} documents issued, {documents} mailed"
+        )),
         "{stdout}"
     );
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("demo ") || l.starts_with("kleinunternehmer "))
+        .filter(|l| !l.contains(".json"))
+        .collect();
+    assert_eq!(rows.len(), documents, "{stdout}");
+    for (kind, state, payment) in [
+        ("proforma", "converted", "nothing_due"),
+        ("invoice", "cancelled", "overpaid"),
+        ("invoice", "partially_credited", "open"),
+        ("invoice", "issued", "partially_paid"),
+        ("invoice", "issued", "paid"),
+        ("credit_note", "issued", "nothing_due"),
+    ] {
+        assert!(
+            rows.iter().any(|r| {
+                let cols: Vec<&str> = r.split_whitespace().collect();
+                cols.get(2) == Some(&kind) && cols.contains(&state) && cols.contains(&payment)
+            }),
+            "no {kind} {state} {payment} in\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("contract:"),
+        "the final invoice's contract: {stdout}"
+    );
+    assert!(stdout.contains("Customer balances"), "{stdout}");
     assert!(stdout.contains("nothing new is created"), "{stdout}");
     for line in stdout
         .lines()

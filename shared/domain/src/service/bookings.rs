@@ -100,7 +100,17 @@ impl BookingProcessor {
                     change.booking = Some((with_state(&record, event.seq, EventState::Held), Some(record.version)));
                     return Ok(Attempt::Commit(Box::new(change), Step::Idle));
                 }
-                let outcome = self.plan(tenant, &record, &event, cause, now).await;
+                // The delivery that brought the event is what caused its changes (the job
+                // only carried it out); an event without one (recorded by a test or a
+                // migration) is the job's.
+                let cause = match &event.delivery_id {
+                    Some(delivery_id) => Cause::Webhook {
+                        delivery_id: delivery_id.clone(),
+                        event: event.event.type_name().to_string(),
+                    },
+                    None => cause.clone(),
+                };
+                let outcome = self.plan(tenant, &record, &event, &cause, now).await;
                 let (mut change, state) = match outcome {
                     Ok((change, updated)) => (change, (EventState::Applied { at: now }, updated)),
                     Err(e) if e.kind == ErrorKind::Unprocessable || e.kind == ErrorKind::Conflict => {
