@@ -323,7 +323,7 @@ async fn a_signed_booking_becomes_a_stored_pdf_and_one_mail() {
         .expect("a PDF attachment");
     assert_eq!(attached.contents(), pdf.as_slice());
 
-    // The read API function answers with the tenant's key.
+    // The API function answers with the tenant's key.
     let listed: Value = emulator
         .http
         .get(emulator.url(API, "/v1/invoices"))

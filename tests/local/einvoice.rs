@@ -476,6 +476,23 @@ fn terms_of_api(doc: &Value) -> std::collections::BTreeMap<&'static str, Option<
     out
 }
 
+/// The caption of BT-115 on the document's PDF: what is due, or for a credit note what is
+/// credited (its amount is owed to the customer).
+fn amount_due_label(lang: Language, doc: &Value) -> &'static str {
+    use faktura_domain::model::DocumentKind;
+    let kind = match doc["kind"].as_str().unwrap() {
+        "credit_note" => DocumentKind::CreditNote,
+        "proforma" => DocumentKind::Proforma,
+        _ => DocumentKind::Invoice,
+    };
+    let labels = i18n::document_labels(lang, kind, false);
+    labels
+        .iter()
+        .find(|(k, _)| *k == "amount_due")
+        .map(|(_, v)| *v)
+        .unwrap()
+}
+
 /// Checks one document across the API, its CII and UBL XML and its PDF, and collects the XML
 /// files to validate (the CII, the UBL and, for ZUGFeRD, the XML inside the PDF).
 async fn check_across(
@@ -545,7 +562,7 @@ async fn check_across(
         (labels["net_total"], &t_["net"]),
         (labels["vat_total"], &t_["vat"]),
         (labels["gross_total"], &t_["gross"]),
-        (labels["amount_due"], &t_["amount_due"]),
+        (amount_due_label(lang, doc), &t_["amount_due"]),
     ];
     if !amount_of(&t_["prepaid"]).is_zero() {
         captions.push((i18n::prepaid_label(lang), &t_["prepaid"]));

@@ -1,4 +1,4 @@
-//! The webhook and the read API fuzzed from outside on the embedded adapters (SQLite): see
+//! The webhook and the API fuzzed from outside on the embedded adapters (SQLite): see
 //! `faktura_tests::fuzz` for what every answer must satisfy. CI runs a bounded, seeded number
 //! of cases; `FAKTURA_FUZZ_CASES=100000 cargo test -p faktura-tests --test local webhook_fuzz
 //! -- --nocapture` runs a long one (`FAKTURA_FUZZ_SEED` picks other cases).

@@ -808,7 +808,7 @@ async fn check_accepted(
     .unwrap_or_else(|e| panic!("{context}: accepted but cannot be invoiced: {e}"));
 }
 
-/// Fuzzes the read API: random methods, paths (with percent-encodings that are not UTF-8),
+/// Fuzzes the API: random methods, paths (with percent-encodings that are not UTF-8),
 /// query strings and credentials.
 pub async fn fuzz_api(t: &Target, seed: u64, cases: usize) -> FuzzReport {
     let mut rng = SplitMix::new(seed);

@@ -2,7 +2,7 @@
 //! definitions the SAM template is checked against (`faktura_aws::schema::TABLE`,
 //! `faktura_aws::stack::ROUTES`): the table, the documents bucket, the event bus, and per route
 //! a queue with its dead-letter queue and the rule feeding it; plus the sender identity.
-//! `tests/template.rs` checks the template against the same values.
+//! `tests/local/template.rs` checks the template against the same values.
 
 use aws_config::SdkConfig;
 use faktura_admin::dev_stack::{self, RouteQueues};

@@ -1,7 +1,7 @@
 //! A development copy of the stack's data plane on any AWS-compatible endpoint (moto): the
 //! table from `faktura_aws::schema::TABLE`, the documents bucket, the event bus, and per
 //! `faktura_aws::stack::ROUTES` entry a queue with its dead-letter queue and the rule feeding
-//! it. The SAM template declares the same things (`tests/template.rs` checks), so functions
+//! it. The SAM template declares the same things (`tests/local/template.rs` checks), so functions
 //! run against this under `cargo lambda watch` behave as deployed. The end-to-end tests build
 //! their stacks with this too.
 

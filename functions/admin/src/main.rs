@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Prints a new Standard Webhooks secret (32 random bytes) for a booking platform.
     Secret,
-    /// Prints a new API key (32 random bytes) for the read API.
+    /// Prints a new API key (32 random bytes) for the API.
     ApiKey,
     /// Tenants in the stack's table.
     #[command(subcommand)]

@@ -1,5 +1,6 @@
-//! The read API on Lambda: `GET /v1/invoices[/{id}[/pdf|/xml]]` behind the HTTP API, with
-//! the tenant's API key as bearer token. The same handlers as `faktura serve`.
+//! The API on Lambda (`/v1/invoices`, `/v1/credit-notes`, `/v1/customers`, `/v1/bookings`,
+//! `/v1/jobs`, `/v1/openapi.json`; reads and writes) behind the HTTP API, with the tenant's API
+//! key as bearer token. The same handlers as `faktura serve`.
 
 use std::sync::Arc;
 

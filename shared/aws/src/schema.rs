@@ -65,7 +65,8 @@ impl TableSchema {
     }
 }
 
-/// GSI1: a tenant's invoices in issue order (list API).
+/// GSI1: a tenant's documents (`TENANT#{t}#INVOICES`) and jobs (`TENANT#{t}#JOBS`) in
+/// creation order (the list API; filters are FilterExpressions).
 pub const GSI1: IndexSchema = IndexSchema {
     name: "GSI1",
     partition_key: "GSI1PK",
@@ -73,8 +74,9 @@ pub const GSI1: IndexSchema = IndexSchema {
     projection: Projection::All,
 };
 
-/// GSI2: pending work across tenants (sparse: only bookings `received` and invoices
-/// `issued` carry its keys).
+/// GSI2: the due index of jobs across tenants (`GSI2PK = JOBS#{shard}`, `GSI2SK =
+/// {due}#{t}#{job id}`), sparse: only pending and running jobs carry its keys. Release-1 items
+/// used `PENDING#BOOKING` / `PENDING#INVOICE` until they are adopted.
 pub const GSI2: IndexSchema = IndexSchema {
     name: "GSI2",
     partition_key: "GSI2PK",
@@ -82,9 +84,9 @@ pub const GSI2: IndexSchema = IndexSchema {
     projection: Projection::KeysOnly,
 };
 
-/// GSI3: a tenant's invoices by status and due date (`GSI3PK = TENANT#{t}#STATUS#{status}`,
-/// `GSI3SK = {due date}#{invoice id}`): for payment reminders and "what is open" views. Every
-/// invoice carries it; a status change moves it.
+/// GSI3: a tenant's issued invoices with something open, by due date (`GSI3PK =
+/// TENANT#{t}#OPEN`, `GSI3SK = {due date}#{document id}`), sparse: for payment reminders and
+/// overdue views (nothing queries it yet). Release-1 items carry `TENANT#{t}#STATUS#…`.
 pub const GSI3: IndexSchema = IndexSchema {
     name: "GSI3",
     partition_key: "GSI3PK",

@@ -2,7 +2,7 @@
 //! which worker function. A due job is handed out as the event `job.<kind>`.
 //!
 //! `infra/template.yaml` declares one EventBridge rule, one SQS queue (with a dead-letter
-//! queue) and one worker function per [`WorkRoute`]; `tests/template.rs` checks the template
+//! queue) and one worker function per [`WorkRoute`]; `tests/local/template.rs` checks the template
 //! against [`ROUTES`] (patterns, queue wiring, worker binaries) and the end-to-end test builds
 //! the same routes on moto from here, so the two cannot drift.
 

@@ -1,4 +1,4 @@
-//! The HTTP surface of Faktura: the signed booking webhook and the read API.
+//! The HTTP surface of Faktura: the signed booking webhook and the API (reads and writes).
 //!
 //! The same routes serve the local runner (`faktura serve`, [`router`]) and, through
 //! `lambda_http`, the webhook and API Lambda functions ([`webhook_router`], [`api_router`]).
@@ -67,7 +67,7 @@ pub fn webhook_router(state: AppState) -> Router {
     routes(state, Surface::Webhook)
 }
 
-/// The read API (and `/health`): the API Lambda's surface.
+/// The API (and `/health`): the API Lambda's surface.
 pub fn api_router(state: AppState) -> Router {
     routes(state, Surface::Api)
 }

@@ -45,6 +45,10 @@ pub trait JobQueue: Send + Sync {
     async fn defer(&self, job: &DueJob, until: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Takes a job for a worker until `lease_until` (attempts + 1): a pending job, or a running
     /// one whose lease expired. `None` when it is done, failed, or held by another worker.
+    /// A pending job is taken whatever its `due_at`: the scheduler's hand-off moves `due_at`
+    /// forward while its message is on the way, so a due check would refuse the worker it was
+    /// handed to. A late duplicate message may therefore retry a failed job before its backoff
+    /// ends; attempts still count and the lease still holds.
     async fn claim(
         &self,
         tenant: &Id,

@@ -1,8 +1,8 @@
 //! Job `deliver_document`: the mail with the document's files, once per send. The job's lease
 //! keeps a second worker from sending while one is at it; a send whose outcome is unknown (a
 //! timeout) keeps the lease, so no retry sends again within it — after it the mail may go out
-//! again (at least once: mail services take no idempotency key). A definite refusal lets the
-//! retry in at once.
+//! again (at least once: mail services take no idempotency key). A definite refusal frees the
+//! lease: the job is retried after its backoff like any failed job.
 
 use std::sync::Arc;
 
