@@ -827,7 +827,16 @@ async fn a_paid_proforma_becomes_the_final_invoice_mailed_with_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payments_through_the_api_function_and_a_cancellation_by_credit_note() {
-    let stack = stack_with_tenants(SENDER, true).await;
+    // The tenant applies customer credit to the next invoice: the issue worker then looks
+    // for the customer's credit (a Query its policy must allow).
+    let stack = TestStack::with_edited_demo_tenants(moto(), SENDER, true, |t| {
+        t.replacen(
+            "[tenant.settings]\n",
+            "[tenant.settings]\napply_credit = true\n",
+            1,
+        )
+    })
+    .await;
     let emulator = Emulator::start();
     start_functions(&emulator, &stack, &[]);
     let (_, email1, body1) = booking(1, "life");
@@ -893,6 +902,40 @@ async fn payments_through_the_api_function_and_a_cancellation_by_credit_note() {
     let (status, _, refused) = pay("pay-3", json!({"amount": "1.00", "currency": "USD"})).await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["field"], "currency");
+    // 20.00 too much: the customer's credit, taken into their next invoice as prepaid.
+    let (status, _, answer) = pay(
+        "pay-4",
+        json!({"amount": "20.00", "currency": "EUR", "reference": "ch_4"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["payment"]["state"], "overpaid", "{answer}");
+    let (_, email3, body3) = booking(3, "life");
+    let (status, answer) = post_booking(&emulator, "msg_life_3", &body3).await;
+    assert_eq!(status, 202, "{answer}");
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(120))
+        .await;
+    let third = documents(&stack, Some(DocumentKind::Invoice))
+        .await
+        .into_iter()
+        .find(|d| d.content.buyer.email.as_str() == email3)
+        .expect("third invoice");
+    let credit: faktura_domain::money::Amount = "20.00".parse().expect("amount");
+    assert_eq!(third.content.totals.prepaid.to_string(), "20.00");
+    assert_eq!(third.settlement.credit_applied.to_string(), "20.00");
+    assert_eq!(
+        third.content.totals.amount_due.to_string(),
+        (gross - credit).to_string()
+    );
+    assert!(third.delivery.is_sent(), "mailed");
+    let first_now = documents(&stack, Some(DocumentKind::Invoice))
+        .await
+        .into_iter()
+        .find(|d| d.id() == first.id())
+        .expect("first invoice");
+    assert_eq!(first_now.settlement.credit_used.to_string(), "20.00");
+    assert_eq!(first_now.settlement.open().to_string(), "0.00");
 
     // The trail names the API key by its id, never the key.
     let events: Value = emulator
@@ -906,7 +949,11 @@ async fn payments_through_the_api_function_and_a_cancellation_by_credit_note() {
         .await
         .expect("JSON");
     let text = events.to_string();
-    assert_eq!(text.matches("payment.recorded").count(), 2, "{events}");
+    assert_eq!(text.matches("payment.recorded").count(), 3, "{events}");
+    assert!(
+        text.contains("credit.used"),
+        "the surplus moved to the next invoice: {events}"
+    );
     assert!(!text.contains(DEMO_KEY), "the key itself is never stored");
     let customer: Value = emulator
         .http

@@ -483,6 +483,24 @@ async fn drafts_are_changed_then_issued_and_writes_replay_by_idempotency_key() {
     assert!(draft["number"].is_null(), "a draft has no number: {draft}");
     assert_eq!(draft["lifecycle"], "draft");
     let id = draft["id"].as_str().unwrap().to_string();
+    // Bad input names its field as the request spells it, and stores nothing.
+    let mut bad = invoice_request("cus_api_1", "80.00", false);
+    bad["customer"]["address"]["line1"] = json!("   ");
+    let (status, body, _) = call(&t, Method::POST, "/v1/invoices", Some("bad-1"), Some(bad)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "customer.address.line1", "{body}");
+    let mut bad = invoice_request("cus_api_1", "80.00", false);
+    bad["items"][0]["unit_price"] = json!("19.990000000000000000000000000001");
+    let (status, body, _) = call(&t, Method::POST, "/v1/invoices", Some("bad-2"), Some(bad)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "items[0].unit_price", "{body}");
+    let all = get(&t, "/v1/invoices").await;
+    assert_eq!(
+        all["invoices"].as_array().unwrap().len(),
+        1,
+        "only the draft: {all}"
+    );
+
     // Drafts are not mailed and have no e-invoice.
     let (status, _, _) = t
         .get(&format!("/v1/invoices/{id}/xml"), Some(DEMO_KEY))

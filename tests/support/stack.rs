@@ -58,11 +58,23 @@ impl TestStack {
     /// identities are account-wide in moto: a test that needs an unverified sender uses its
     /// own address).
     pub async fn with_demo_tenants(moto: &MotoServer, sender: &str, verified: bool) -> TestStack {
+        TestStack::with_edited_demo_tenants(moto, sender, verified, str::to_string).await
+    }
+
+    /// [`TestStack::with_demo_tenants`] with the tenants file changed by `edit` first (other
+    /// settings).
+    pub async fn with_edited_demo_tenants(
+        moto: &MotoServer,
+        sender: &str,
+        verified: bool,
+        edit: impl Fn(&str) -> String,
+    ) -> TestStack {
         let stack = TestStack::create(moto, verified.then_some(sender)).await;
         let root = crate::lambda::repo_root();
         let tenants = std::fs::read_to_string(root.join("functions/faktura/demo-tenants.toml"))
             .expect("demo tenants")
             .replace(DEMO_SENDER, sender);
+        let tenants = edit(&tenants);
         let file = tempfile::NamedTempFile::new().expect("temp file");
         std::fs::write(file.path(), tenants).expect("write tenants");
         let output = std::process::Command::new(crate::lambda::binary("faktura-admin"))

@@ -582,8 +582,18 @@ pub fn booking(w: WireBooking, p: &str) -> Result<Booking, AppError> {
             _ => None,
         },
         address: PostalAddress {
-            line1: text("data.customer.address.line1", c.address.line1, 200, false)?,
-            line2: optional_text("data.customer.address.line2", c.address.line2, 200, false)?,
+            line1: text(
+                &format!("{p}customer.address.line1"),
+                c.address.line1,
+                200,
+                false,
+            )?,
+            line2: optional_text(
+                &format!("{p}customer.address.line2"),
+                c.address.line2,
+                200,
+                false,
+            )?,
             postal_code: text(
                 &format!("{p}customer.address.postal_code"),
                 c.address.postal_code,
