@@ -894,3 +894,76 @@ async fn a_tenant_that_applies_credit_takes_it_into_the_next_invoice_as_prepaid(
         assert!(errors.is_empty(), "{report}");
     }
 }
+
+/// A document is dated in its tenant's time zone: at 23:15 UTC on 31 December it is already
+/// New Year in Berlin, so a Berlin tenant's invoice is dated 1 January and numbered in the new
+/// year's series; a tenant on UTC still issues in the old year.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_dated_in_the_tenants_time_zone() {
+    use chrono::TimeZone as _;
+    use faktura_domain::audit::Cause;
+    use faktura_domain::model::DocumentKind;
+    use faktura_domain::ports::{Stores, TenantRecord};
+    use faktura_domain::service::commands::{Answered, Command, Commands, Outcome};
+    use faktura_tests::contract::{self, DroppedEvents};
+    use std::sync::Arc;
+
+    let at = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 31, 23, 15, 0)
+        .unwrap();
+    for (zone, date, number) in [
+        ("Europe/Berlin", "2027-01-01", "RE-2027-00001"),
+        ("UTC", "2026-12-31", "RE-2026-00001"),
+        ("America/New_York", "2026-12-31", "RE-2026-00001"),
+    ] {
+        let mut tenant = contract::sample_tenant(&contract::id("tz"));
+        tenant.settings.time_zone = zone.parse().unwrap();
+        let db = Arc::new(faktura_embedded::SqliteStore::in_memory().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Stores {
+            tenants: Arc::new(faktura_embedded::StaticTenants::new(vec![(
+                TenantRecord {
+                    tenant: tenant.clone(),
+                    webhook_secrets: Vec::new(),
+                },
+                Vec::new(),
+            )])),
+            repository: db.clone(),
+            jobs: db,
+            files: Arc::new(faktura_embedded::FsFileStore::new(dir.path().to_path_buf())),
+            events: Arc::new(DroppedEvents),
+            clock: Arc::new(faktura_tests::fuzz::FixedClock(at)),
+        };
+        let commands = Commands::new(stores, Arc::new(faktura_einvoice::EInvoiceXml));
+        let cause = Cause::ApiKey {
+            key_id: "test".into(),
+            request_id: None,
+        };
+        let answered = commands
+            .run(
+                &tenant.id,
+                Command::Create {
+                    kind: DocumentKind::Invoice,
+                    content: contract::booking_with("bk_tz", "cus_tz", "1"),
+                    draft: false,
+                },
+                &cause,
+                None,
+            )
+            .await
+            .unwrap();
+        let Answered::Fresh(outcome) = answered else {
+            panic!("fresh")
+        };
+        let Outcome::Document(doc) = *outcome else {
+            panic!("a document")
+        };
+        assert_eq!(doc.content.issue_date.to_string(), date, "{zone}");
+        assert_eq!(doc.content.number.as_str(), number, "{zone}");
+        let due = doc.content.issue_date + chrono::Days::new(14);
+        assert_eq!(
+            doc.content.due_date, due,
+            "{zone}: terms count from the local date"
+        );
+    }
+}

@@ -212,7 +212,8 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<DemoReport, Strin
         }
     }
     settle(&app, &tenant_ids).await?;
-    let today = app.stores.clock.now().date_naive();
+    // The demo tenants are in Berlin.
+    let today = faktura_domain::values::TimeZone::BERLIN.date_of(app.stores.clock.now());
     let mut rows = Vec::new();
     let mut balances = Vec::new();
     for t in &tenant_ids {

@@ -174,6 +174,9 @@ pub struct TenantSettings {
     pub apply_credit: bool,
     #[serde(default)]
     pub contract: ContractSettings,
+    /// The IANA zone whose local date every document carries (default Europe/Berlin).
+    #[serde(default)]
+    pub time_zone: crate::values::TimeZone,
 }
 
 impl TenantSettings {
@@ -192,6 +195,13 @@ pub struct Tenant {
     pub id: Id,
     pub seller: Seller,
     pub settings: TenantSettings,
+}
+
+impl Tenant {
+    /// The tenant's local date at `now`: what a document issued then is dated.
+    pub fn today(&self, now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        self.settings.time_zone.date_of(now)
+    }
 }
 
 /// A buyer (BG-7) as the platform told us last; the invoice keeps its own snapshot.

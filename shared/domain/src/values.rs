@@ -395,3 +395,86 @@ mod tests {
         assert!(Id::generate("inv").as_str().starts_with("inv_"));
     }
 }
+
+/// An IANA time zone (`Europe/Berlin`): the tenant's, in which every date Faktura prints or
+/// computes (issue and due dates, service dates, overdue) is the local date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeZone(chrono_tz::Tz);
+
+impl TimeZone {
+    /// Faktura's default: German businesses.
+    pub const BERLIN: TimeZone = TimeZone(chrono_tz::Tz::Europe__Berlin);
+
+    pub fn as_str(&self) -> &str {
+        self.0.name()
+    }
+
+    /// The local calendar date of `at` in this zone.
+    pub fn date_of(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+        at.with_timezone(&self.0).date_naive()
+    }
+}
+
+impl Default for TimeZone {
+    fn default() -> Self {
+        TimeZone::BERLIN
+    }
+}
+
+impl FromStr for TimeZone {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<chrono_tz::Tz>()
+            .map(TimeZone)
+            .map_err(|_| {
+                ValueError(format!(
+                    "'{}' is not an IANA time zone (such as Europe/Berlin)",
+                    shorten(s)
+                ))
+            })
+    }
+}
+string_newtype_serde!(TimeZone);
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone as _, Utc};
+
+    #[test]
+    fn local_dates_follow_the_zone_across_midnight_and_daylight_saving() {
+        let berlin = TimeZone::default();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // 23:30 in Berlin (winter, UTC+1) is 22:30 UTC: still that day.
+        let evening = Utc.with_ymd_and_hms(2026, 12, 1, 22, 30, 0).unwrap();
+        assert_eq!(berlin.date_of(evening), day(2026, 12, 1));
+        // 00:30 in Berlin is 23:30 UTC the day before: already the next day.
+        let after_midnight = Utc.with_ymd_and_hms(2026, 12, 1, 23, 30, 0).unwrap();
+        assert_eq!(berlin.date_of(after_midnight), day(2026, 12, 2));
+        // Summer time (UTC+2): 22:30 UTC is 00:30 the next day.
+        let summer = Utc.with_ymd_and_hms(2026, 7, 31, 22, 30, 0).unwrap();
+        assert_eq!(berlin.date_of(summer), day(2026, 8, 1));
+        // New Year in Berlin before it is in UTC: the yearly number series turns with it.
+        let new_year = Utc.with_ymd_and_hms(2026, 12, 31, 23, 15, 0).unwrap();
+        assert_eq!(berlin.date_of(new_year), day(2027, 1, 1));
+        let auckland: TimeZone = "Pacific/Auckland".parse().unwrap();
+        assert_eq!(auckland.date_of(evening), day(2026, 12, 2));
+        assert_eq!(auckland.as_str(), "Pacific/Auckland");
+    }
+
+    #[test]
+    fn only_iana_names_parse() {
+        for bad in [
+            "",
+            "Berlin",
+            "CET+1",
+            "Europe/Atlantis",
+            "Europe/Berlin\u{0}",
+        ] {
+            assert!(bad.parse::<TimeZone>().is_err(), "{bad:?}");
+        }
+        let tz: TimeZone = serde_json::from_str("\"Europe/Vienna\"").unwrap();
+        assert_eq!(serde_json::to_string(&tz).unwrap(), "\"Europe/Vienna\"");
+    }
+}

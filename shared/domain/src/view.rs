@@ -305,7 +305,7 @@ impl ContractView {
     pub fn new(
         invoice: &Invoice,
         booking_id: &str,
-        booked_at: chrono::DateTime<chrono::Utc>,
+        booked_on: chrono::NaiveDate,
         terms: &[String],
     ) -> ContractView {
         let doc = DocumentView::from_invoice(invoice);
@@ -335,7 +335,7 @@ impl ContractView {
                 .order_reference
                 .clone()
                 .or(invoice.buyer_reference.clone()),
-            booked_at: i18n::date(lang, booked_at.date_naive()),
+            booked_at: i18n::date(lang, booked_on),
             items,
             total: doc.totals.gross.clone(),
             invoice_number: invoice.number.as_str().to_string(),

@@ -213,6 +213,7 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
             billing: Billing::Invoice,
             apply_credit: false,
             contract: ContractSettings::default(),
+            time_zone: Default::default(),
         },
     }
 }

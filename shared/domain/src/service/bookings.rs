@@ -179,7 +179,7 @@ impl BookingProcessor {
                     Billing::Invoice => DocumentKind::Invoice,
                     Billing::ProformaFirst => DocumentKind::Proforma,
                 };
-                let today = now.date_naive();
+                let today = tenant.today(now);
                 let mut invoice = plan_document(tenant, content, kind, &id, today, now)?.invoice;
                 self.check_einvoice(&invoice)?;
                 let mut numbering = Numbering::new(&self.stores, tenant);
@@ -303,7 +303,7 @@ impl BookingProcessor {
                     "a first payment without a final invoice id",
                 )
             })?;
-            let today = now.date_naive();
+            let today = tenant.today(now);
             let mut invoice =
                 plan_document(tenant, content, DocumentKind::Invoice, &id, today, now)?.invoice;
             invoice.preceding = Some(crate::model::PrecedingDocument {
@@ -481,7 +481,7 @@ impl BookingProcessor {
             .document_id
             .clone()
             .ok_or_else(|| internal("no_document_id", "an update without a document id"))?;
-        let today = now.date_naive();
+        let today = tenant.today(now);
         let mut numbering = Numbering::new(&self.stores, tenant);
         change
             .customers
@@ -758,7 +758,7 @@ pub(crate) async fn credit_into(
     cause: &Cause,
     now: DateTime<Utc>,
 ) -> Result<Document, AppError> {
-    let mut content = plan_credit_note(invoice, quantities, id, now.date_naive(), now, reason)?;
+    let mut content = plan_credit_note(invoice, quantities, id, tenant.today(now), now, reason)?;
     let mut numbering = Numbering::new(stores, tenant);
     let claim = numbering.number(&mut content).await?;
     let transition = invoice.credit(&content, quantities, now)?;

@@ -275,7 +275,7 @@ impl Commands {
             )
             .with_field("kind"));
         }
-        let mut invoice = plan_document(tenant, content, kind, id, now.date_naive(), now)
+        let mut invoice = plan_document(tenant, content, kind, id, tenant.today(now), now)
             .map_err(api_fields)?
             .invoice;
         invoice.booking_id = None;
@@ -357,7 +357,7 @@ impl Commands {
                 let mut invoice = doc.content.clone();
                 // Issued today: dates and terms follow the issue, not the draft.
                 let days = tenant.settings.payment_terms_days;
-                invoice.issue_date = now.date_naive();
+                invoice.issue_date = tenant.today(now);
                 invoice.issued_at = now;
                 invoice.due_date = invoice
                     .issue_date

@@ -355,7 +355,7 @@ impl BookingIntake {
             booking,
             DocumentKind::Invoice,
             &Id::generate("inv"),
-            now.date_naive(),
+            tenant.today(now),
             now,
         )?;
         let problems = self.einvoice.problems(&plan.invoice);
@@ -368,7 +368,7 @@ impl BookingIntake {
                 booking,
                 DocumentKind::Proforma,
                 &Id::generate("pro"),
-                now.date_naive(),
+                tenant.today(now),
                 now,
             )?;
         }

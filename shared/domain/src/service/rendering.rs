@@ -140,8 +140,12 @@ impl DocumentRenderer {
                     .unwrap_or(inv.issued_at),
                 None => inv.issued_at,
             };
-            let contract =
-                ContractView::new(inv, &booking_id, booked_at, &tenant.settings.contract.terms);
+            let contract = ContractView::new(
+                inv,
+                &booking_id,
+                tenant.today(booked_at),
+                &tenant.settings.contract.terms,
+            );
             let template = tenant.settings.contract.template.clone();
             let renderer = self.renderer.clone();
             let ident = format!("{}-contract", inv.id);

@@ -80,7 +80,7 @@ pub async fn put(
     let bytes = read_body(&headers, body).await?;
     require_json(&headers)?;
     let c = authenticate(&state, &headers, Some(&request_id)).await?;
-    let today = state.clock.now().date_naive();
+    let today = c.today(&state);
     let path = format!("/v1/customers/{id}");
     let idem = idempotency(&headers, "PUT", &path, &bytes, StatusCode::OK, today)?;
     let key = customer_key(&id);

@@ -33,10 +33,6 @@ use crate::error::ApiError;
 use crate::extract::{Params, PathParam, read_body, require_json};
 use crate::guard::RequestId;
 
-fn today(state: &AppState) -> NaiveDate {
-    state.clock.now().date_naive()
-}
-
 fn doc_id(raw: &str) -> Result<Id, AppError> {
     path_id(raw, "invoice_not_found")
 }
@@ -174,7 +170,7 @@ pub async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let c = caller(&state, &headers, &request_id).await?;
-    let today = today(&state);
+    let today = c.today(&state);
     let f = filter(&params, today)?;
     let page = state
         .queries
@@ -206,7 +202,7 @@ pub async fn credit_notes(
     params: Params,
 ) -> Result<Response, ApiError> {
     let c = caller(&state, &headers, &request_id).await?;
-    let today = today(&state);
+    let today = c.today(&state);
     let mut f = filter(&params, today)?;
     f.kind = Some(DocumentKind::CreditNote);
     let page = state
@@ -240,7 +236,7 @@ pub async fn get(
     let doc = state.queries.document(&c.tenant, &doc_id(&id)?).await?;
     Ok(json_response(
         StatusCode::OK,
-        &DocumentDto::new(&doc, today(&state)),
+        &DocumentDto::new(&doc, c.today(&state)),
     ))
 }
 
@@ -347,7 +343,7 @@ async fn run(
     ok: StatusCode,
     command: Result<Command, AppError>,
 ) -> Result<Response, ApiError> {
-    let today = today(state);
+    let today = caller.today(state);
     let idem = idempotency(headers, method, path, body, ok, today)?;
     let command = command?;
     let answered = state

@@ -37,6 +37,15 @@ fn unauthorized(message: &str) -> AppError {
 pub struct Caller {
     pub tenant: Id,
     pub cause: Cause,
+    /// The tenant's zone: "today" (overdue, idempotency expiry) is its local date.
+    pub time_zone: faktura_domain::values::TimeZone,
+}
+
+impl Caller {
+    /// The caller's tenant's local date now.
+    pub fn today(&self, state: &AppState) -> chrono::NaiveDate {
+        self.time_zone.date_of(state.clock.now())
+    }
 }
 
 /// The tenant whose API key is presented as `Authorization: Bearer <key>`.
@@ -59,8 +68,15 @@ pub async fn authenticate(
         .tenant_for_api_key(key)
         .await?
         .ok_or_else(|| unauthorized("the API key is not valid"))?;
+    let time_zone = state
+        .tenants
+        .tenant(&tenant)
+        .await?
+        .map(|r| r.tenant.settings.time_zone)
+        .unwrap_or_default();
     Ok(Caller {
         tenant,
+        time_zone,
         cause: Cause::ApiKey {
             key_id: api_key_id(key),
             request_id: request_id.map(|r| r.0.clone()),
