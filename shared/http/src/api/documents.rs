@@ -19,12 +19,10 @@ use faktura_domain::values::{EmailAddress, Id};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
-use super::{
-    Caller, answer, authenticate, bad_query, idempotency, inline, json_response, limit, path_id,
-};
+use super::{answer, authenticate, bad_query, idempotency, inline, json_response, limit, path_id};
 use crate::AppState;
 use crate::dto::ErrorBody;
-use crate::dto::booking::{WireBooking, booking};
+use crate::dto::booking::{WireBooking, booking, instant, optional_text};
 use crate::dto::documents::{
     AuditEntryDto, AuditListDto, CancelRequest, CreditNoteListDto, CreditNoteRequest, DocumentDto,
     DocumentListDto, DocumentRequest, PaymentRequest, RefundRequest, SendRequest,
@@ -48,14 +46,6 @@ fn body_json<T: DeserializeOwned + utoipa::ToSchema>(bytes: &[u8]) -> Result<T, 
     })?;
     let text = if text.trim().is_empty() { "{}" } else { text };
     crate::dto::booking::from_json_object(text, "")
-}
-
-async fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    request_id: &RequestId,
-) -> Result<Caller, AppError> {
-    authenticate(state, headers, Some(request_id)).await
 }
 
 fn date_param(params: &Params, name: &str) -> Result<Option<NaiveDate>, AppError> {
@@ -169,7 +159,7 @@ pub async fn list(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let today = c.today(&state);
     let f = filter(&params, today)?;
     let page = state
@@ -201,7 +191,7 @@ pub async fn credit_notes(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let today = c.today(&state);
     let mut f = filter(&params, today)?;
     f.kind = Some(DocumentKind::CreditNote);
@@ -232,7 +222,7 @@ pub async fn get(
     PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let doc = state.queries.document(&c.tenant, &doc_id(&id)?).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -250,7 +240,7 @@ pub async fn events(
     PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let entries = state.queries.audit(&c.tenant, &doc_id(&id)?).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -281,7 +271,7 @@ pub async fn pdf(
     PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let (name, bytes) = state.queries.pdf(&c.tenant, &doc_id(&id)?).await?;
     Ok(file("application/pdf", &name, bytes))
 }
@@ -296,7 +286,7 @@ pub async fn contract(
     PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let (name, bytes) = state.queries.contract(&c.tenant, &doc_id(&id)?).await?;
     Ok(file("application/pdf", &name, bytes))
 }
@@ -314,7 +304,7 @@ pub async fn xml(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let c = caller(&state, &headers, &request_id).await?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
     let syntax = match params.get("syntax") {
         None | Some("cii") => XmlSyntax::Cii,
         Some("ubl") => XmlSyntax::Ubl,
@@ -334,23 +324,39 @@ pub async fn xml(
     Ok(file("application/xml", &name, bytes))
 }
 
-/// Runs a write command with the request's idempotency key.
-async fn run(
-    state: &AppState,
-    caller: Caller,
-    headers: &HeaderMap,
-    (method, path, body): (&str, &str, &[u8]),
+/// What a write route is: its method and path (the idempotency key's scope), the status of
+/// success, and whether it takes a JSON body.
+struct WriteRoute<'a> {
+    method: &'static str,
+    path: &'a str,
     ok: StatusCode,
-    command: Result<Command, AppError>,
+    json: bool,
+}
+
+/// Every write route: the body read within its bound (JSON where the route takes it), the
+/// caller authenticated, the idempotency key checked, then the command `build` makes of the
+/// body run as one change.
+async fn write(
+    state: &AppState,
+    request_id: &RequestId,
+    headers: &HeaderMap,
+    body: Body,
+    route: WriteRoute<'_>,
+    build: impl FnOnce(&[u8]) -> Result<Command, AppError>,
 ) -> Result<Response, ApiError> {
+    let bytes = read_body(headers, body).await?;
+    if route.json {
+        require_json(headers)?;
+    }
+    let caller = authenticate(state, headers, Some(request_id)).await?;
     let today = caller.today(state);
-    let idem = idempotency(headers, method, path, body, ok, today)?;
-    let command = command?;
+    let idem = idempotency(headers, route.method, route.path, &bytes, route.ok, today)?;
+    let command = build(&bytes)?;
     let answered = state
         .commands
         .run(&caller.tenant, command, &caller.cause, idem)
         .await?;
-    Ok(answer(answered, ok, today))
+    Ok(answer(answered, route.ok, today))
 }
 
 fn document_command(req: DocumentRequest, id: Option<Id>) -> Result<Command, AppError> {
@@ -397,18 +403,15 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
-    let command = body_json::<DocumentRequest>(&bytes).and_then(|r| document_command(r, None));
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", "/v1/invoices", &bytes),
-        StatusCode::CREATED,
-        command,
-    )
+    let route = WriteRoute {
+        method: "POST",
+        path: "/v1/invoices",
+        ok: StatusCode::CREATED,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        body_json::<DocumentRequest>(bytes).and_then(|r| document_command(r, None))
+    })
     .await
 }
 
@@ -424,21 +427,18 @@ pub async fn change(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}");
-    let command = doc_id(&id).and_then(|id| {
-        body_json::<DocumentRequest>(&bytes).and_then(|r| document_command(r, Some(id)))
-    });
-    run(
-        &state,
-        c,
-        &headers,
-        ("PATCH", &path, &bytes),
-        StatusCode::OK,
-        command,
-    )
+    let route = WriteRoute {
+        method: "PATCH",
+        path: &path,
+        ok: StatusCode::OK,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            body_json::<DocumentRequest>(bytes).and_then(|r| document_command(r, Some(id)))
+        })
+    })
     .await
 }
 
@@ -454,18 +454,16 @@ pub async fn issue(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}/issue");
-    let command = doc_id(&id).map(|id| Command::Issue { id });
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", &path, &bytes),
-        StatusCode::OK,
-        command,
-    )
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::OK,
+        json: false,
+    };
+    write(&state, &request_id, &headers, body, route, |_| {
+        doc_id(&id).map(|id| Command::Issue { id })
+    })
     .await
 }
 
@@ -482,40 +480,23 @@ pub async fn cancel(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}/cancel");
-    let command = doc_id(&id).and_then(|id| {
-        let req: CancelRequest = body_json(&bytes)?;
-        Ok(Command::Cancel {
-            id,
-            reason: text("reason", req.reason)?,
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::CREATED,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            let req: CancelRequest = body_json(bytes)?;
+            Ok(Command::Cancel {
+                id,
+                reason: optional_text("reason", req.reason, 500, true)?,
+            })
         })
-    });
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", &path, &bytes),
-        StatusCode::CREATED,
-        command,
-    )
+    })
     .await
-}
-
-fn text(field: &str, value: Option<String>) -> Result<Option<String>, AppError> {
-    match value.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) if v.chars().count() > 500 => {
-            Err(AppError::invalid(field, "at most 500 characters"))
-        }
-        Some(v) if v.chars().any(|c| c.is_control() && c != '\n') => Err(AppError::invalid(
-            field,
-            "must not contain control characters",
-        )),
-        Some(v) => Ok(Some(v.to_string())),
-    }
 }
 
 /// A credit note for some lines of an invoice (never more than was invoiced).
@@ -530,45 +511,42 @@ pub async fn credit_note(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}/credit-notes");
-    let command = doc_id(&id).and_then(|id| {
-        let req: CreditNoteRequest = body_json(&bytes)?;
-        if req.items.is_empty() {
-            return Err(AppError::invalid(
-                "items",
-                "name at least one line to credit",
-            ));
-        }
-        let lines = req
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let field = format!("items[{i}].quantity");
-                let q = l.quantity.parse(&field, 4)?;
-                if q <= Decimal::ZERO {
-                    return Err(AppError::invalid(field, "must be greater than zero"));
-                }
-                Ok((l.position, q))
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::CREATED,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            let req: CreditNoteRequest = body_json(bytes)?;
+            if req.items.is_empty() {
+                return Err(AppError::invalid(
+                    "items",
+                    "name at least one line to credit",
+                ));
+            }
+            let lines = req
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let field = format!("items[{i}].quantity");
+                    let q = l.quantity.parse(&field, 4)?;
+                    if q <= Decimal::ZERO {
+                        return Err(AppError::invalid(field, "must be greater than zero"));
+                    }
+                    Ok((l.position, q))
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            Ok(Command::CreditNote {
+                id,
+                lines,
+                reason: optional_text("reason", req.reason, 500, true)?,
             })
-            .collect::<Result<Vec<_>, AppError>>()?;
-        Ok(Command::CreditNote {
-            id,
-            lines,
-            reason: text("reason", req.reason)?,
         })
-    });
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", &path, &bytes),
-        StatusCode::CREATED,
-        command,
-    )
+    })
     .await
 }
 
@@ -595,47 +573,38 @@ pub async fn payment(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}/payments");
     let now = state.clock.now();
-    let command = doc_id(&id).and_then(|id| {
-        let req: PaymentRequest = body_json(&bytes)?;
-        let amount = positive_amount("amount", &req.amount)?;
-        let currency = Currency::from_str(&req.currency).map_err(|e: ValueError| {
-            AppError::new(ErrorKind::Unprocessable, "unknown_currency", e.0).with_field("currency")
-        })?;
-        let paid_at = match req.paid_at.as_deref() {
-            None => now,
-            Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    AppError::invalid(
-                        "paid_at",
-                        format!("'{}' is not an RFC 3339 timestamp", shorten(t)),
-                    )
-                })?,
-        };
-        Ok(Command::Payment {
-            id,
-            payment: PaymentFact {
-                paid_at,
-                amount,
-                currency,
-                method: text("method", req.method)?,
-                reference: text("reference", req.reference)?,
-            },
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::CREATED,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            let req: PaymentRequest = body_json(bytes)?;
+            let amount = positive_amount("amount", &req.amount)?;
+            let currency = Currency::from_str(&req.currency).map_err(|e: ValueError| {
+                AppError::new(ErrorKind::Unprocessable, "unknown_currency", e.0)
+                    .with_field("currency")
+            })?;
+            let paid_at = match req.paid_at.as_deref() {
+                None => now,
+                Some(t) => instant("paid_at", t)?,
+            };
+            Ok(Command::Payment {
+                id,
+                payment: PaymentFact {
+                    paid_at,
+                    amount,
+                    currency,
+                    method: optional_text("method", req.method, 100, false)?,
+                    reference: optional_text("reference", req.reference, 200, false)?,
+                },
+            })
         })
-    });
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", &path, &bytes),
-        StatusCode::CREATED,
-        command,
-    )
+    })
     .await
 }
 
@@ -651,28 +620,25 @@ pub async fn refund(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}/refunds");
     let now = state.clock.now();
-    let command = doc_id(&id).and_then(|id| {
-        let req: RefundRequest = body_json(&bytes)?;
-        Ok(Command::Refund {
-            id,
-            amount: positive_amount("amount", &req.amount)?,
-            reference: text("reference", req.reference)?,
-            at: now,
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::CREATED,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            let req: RefundRequest = body_json(bytes)?;
+            Ok(Command::Refund {
+                id,
+                amount: positive_amount("amount", &req.amount)?,
+                reference: optional_text("reference", req.reference, 200, false)?,
+                at: now,
+            })
         })
-    });
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", &path, &bytes),
-        StatusCode::CREATED,
-        command,
-    )
+    })
     .await
 }
 
@@ -688,34 +654,31 @@ pub async fn send(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_body(&headers, body).await?;
-    require_json(&headers)?;
-    let c = caller(&state, &headers, &request_id).await?;
     let path = format!("/v1/invoices/{id}/send");
-    let command = doc_id(&id).and_then(|id| {
-        let req: SendRequest = body_json(&bytes)?;
-        let to = req
-            .to
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                a.parse::<EmailAddress>()
-                    .map_err(|e| AppError::invalid(format!("to[{i}]"), e.0))
-            })
-            .collect::<Result<Vec<_>, AppError>>()?;
-        if to.len() > 10 {
-            return Err(AppError::invalid("to", "at most 10 addresses"));
-        }
-        Ok(Command::Send { id, to })
-    });
-    run(
-        &state,
-        c,
-        &headers,
-        ("POST", &path, &bytes),
-        StatusCode::ACCEPTED,
-        command,
-    )
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::ACCEPTED,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            let req: SendRequest = body_json(bytes)?;
+            let to = req
+                .to
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    a.parse::<EmailAddress>()
+                        .map_err(|e| AppError::invalid(format!("to[{i}]"), e.0))
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            if to.len() > 10 {
+                return Err(AppError::invalid("to", "at most 10 addresses"));
+            }
+            Ok(Command::Send { id, to })
+        })
+    })
     .await
 }

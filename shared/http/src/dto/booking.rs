@@ -452,7 +452,7 @@ fn billing(field: &str, value: Option<&str>) -> Result<Option<Billing>, AppError
     }
 }
 
-fn instant(field: &str, value: &str) -> Result<chrono::DateTime<Utc>, AppError> {
+pub(crate) fn instant(field: &str, value: &str) -> Result<chrono::DateTime<Utc>, AppError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
@@ -486,7 +486,7 @@ fn text(field: &str, value: String, max: usize, multiline: bool) -> Result<Strin
     Ok(trimmed.to_string())
 }
 
-fn optional_text(
+pub(crate) fn optional_text(
     field: &str,
     value: Option<String>,
     max: usize,
