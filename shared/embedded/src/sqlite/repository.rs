@@ -23,40 +23,51 @@ use super::{
     to_json,
 };
 
+/// A document row's columns ?1..?14, in the order of [`DOCUMENT_COLUMNS`], for `doc` stored at
+/// `version`.
+fn document_row(doc: &Document, version: u64) -> Result<Vec<Value>, StoreError> {
+    let mut doc = doc.clone();
+    doc.version = version;
+    let c = &doc.content;
+    let issued = doc.lifecycle.is_issued();
+    let text = |s: &str| Value::Text(s.to_string());
+    let optional = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+    Ok(vec![
+        text(c.tenant_id.as_str()),
+        text(c.id.as_str()),
+        text(c.kind.as_str()),
+        text(doc.lifecycle.as_str()),
+        text(doc.delivery.as_str()),
+        text(doc.payment_state().as_str()),
+        text(&c.buyer.customer_key),
+        optional(c.booking_id.as_ref().map(|b| b.as_str().to_string())),
+        optional(issued.then(|| c.number.as_str().to_string())),
+        optional(issued.then(|| date_text(c.issue_date))),
+        Value::Text(date_text(c.due_date)),
+        Value::Integer(open_cents(&doc)),
+        Value::Integer(i64::try_from(version).unwrap_or(i64::MAX)),
+        Value::Text(to_json("document", &doc)?),
+    ])
+}
+
+/// The columns of [`document_row`].
+const DOCUMENT_COLUMNS: &str = "tenant_id, document_id, kind, lifecycle, delivery, payment, \
+     customer_key, booking_id, number, issue_date, due_date, open_cents, version, document";
+
 /// Writes a document row (new) with `version`; false when the document exists.
 pub(crate) fn insert_document(
     tx: &Transaction<'_>,
     doc: &Document,
     version: u64,
 ) -> Result<bool, StoreError> {
-    let mut doc = doc.clone();
-    doc.version = version;
-    let c = &doc.content;
-    let issued = doc.lifecycle.is_issued();
+    let row = document_row(doc, version)?;
     let r = tx
-        .prepare_cached(
-            "INSERT INTO documents (tenant_id, document_id, kind, lifecycle, delivery, payment,
-                                customer_key, booking_id, number, issue_date, due_date,
-                                open_cents, version, document)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
+        .prepare_cached(&format!(
+            "INSERT INTO documents ({DOCUMENT_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ))
         .map_err(db)?
-        .execute(params![
-            c.tenant_id.as_str(),
-            c.id.as_str(),
-            c.kind.as_str(),
-            doc.lifecycle.as_str(),
-            doc.delivery.as_str(),
-            doc.payment_state().as_str(),
-            c.buyer.customer_key,
-            c.booking_id.as_ref().map(|b| b.as_str().to_string()),
-            issued.then(|| c.number.as_str().to_string()),
-            issued.then(|| date_text(c.issue_date)),
-            date_text(c.due_date),
-            open_cents(&doc),
-            i64::try_from(version).unwrap_or(i64::MAX),
-            to_json("document", &doc)?,
-        ]);
+        .execute(rusqlite::params_from_iter(row));
     match r {
         Ok(_) => Ok(true),
         Err(e) if is_constraint_violation(&e) => Ok(false),
@@ -80,10 +91,8 @@ fn update_document(
     doc: &Document,
     expected: u64,
 ) -> Result<bool, StoreError> {
-    let mut doc = doc.clone();
-    doc.version = expected + 1;
-    let c = &doc.content;
-    let issued = doc.lifecycle.is_issued();
+    let mut row = document_row(doc, expected + 1)?;
+    row.push(Value::Integer(i64::try_from(expected).unwrap_or(i64::MAX)));
     let n = tx
         .prepare_cached(
             "UPDATE documents SET kind = ?3, lifecycle = ?4, delivery = ?5, payment = ?6,
@@ -92,23 +101,7 @@ fn update_document(
              WHERE tenant_id = ?1 AND document_id = ?2 AND version = ?15",
         )
         .map_err(db)?
-        .execute(params![
-            c.tenant_id.as_str(),
-            c.id.as_str(),
-            c.kind.as_str(),
-            doc.lifecycle.as_str(),
-            doc.delivery.as_str(),
-            doc.payment_state().as_str(),
-            c.buyer.customer_key,
-            c.booking_id.as_ref().map(|b| b.as_str().to_string()),
-            issued.then(|| c.number.as_str().to_string()),
-            issued.then(|| date_text(c.issue_date)),
-            date_text(c.due_date),
-            open_cents(&doc),
-            i64::try_from(expected + 1).unwrap_or(i64::MAX),
-            to_json("document", &doc)?,
-            i64::try_from(expected).unwrap_or(i64::MAX),
-        ])
+        .execute(rusqlite::params_from_iter(row))
         .map_err(db)?;
     Ok(n == 1)
 }
