@@ -209,6 +209,7 @@ async fn jobs(n: usize) {
                 BookingEvent::Created {
                     booking,
                     billing: None,
+                    schedule: None,
                 },
             )
             .await

@@ -35,6 +35,10 @@ pub fn runner(stores: &Stores, outbox: &Path) -> JobRunner {
                 stores.clone(),
                 Arc::new(OutboxMailer::new(outbox.to_path_buf())),
             )),
+            schedules: Some(faktura_domain::service::schedules::ScheduleBiller::new(
+                stores.clone(),
+                Arc::new(faktura_einvoice::EInvoiceXml),
+            )),
         },
     )
 }

@@ -6,18 +6,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use faktura_domain::events::DomainEvent;
 use faktura_domain::ports::{Clock, EInvoiceEncoder, Stores, SystemClock};
 use faktura_domain::service::bookings::BookingProcessor;
 use faktura_domain::service::delivery::DocumentMailer;
 use faktura_domain::service::jobs::{Handlers, JobRunner, Scheduler};
 use faktura_domain::service::rendering::DocumentRenderer;
+use faktura_domain::service::schedules::ScheduleBiller;
 use faktura_einvoice::EInvoiceXml;
 use faktura_embedded::{FsFileStore, InProcessBus, OutboxMailer, SqliteStore, StaticTenants};
 use faktura_http::AppState;
+use faktura_http::api::dev::DevClock;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::clock::{LocalDevClock, SimulatedClock};
 use crate::tenants::LocalTenant;
 
 /// Written into a data dir so `faktura demo` only ever wipes folders it created.
@@ -34,8 +39,10 @@ pub struct LocalConfig {
     pub data_dir: PathBuf,
     pub tenants: Vec<LocalTenant>,
     /// How often the scheduler hands out due jobs (retries after their backoff, jobs whose
-    /// event was lost).
+    /// event was lost, schedules' occurrences).
     pub schedule_every: Duration,
+    /// Start a simulated clock at this instant: time moves only by `POST /v1/dev/clock`.
+    pub simulated_clock: Option<DateTime<Utc>>,
 }
 
 impl LocalConfig {
@@ -44,6 +51,7 @@ impl LocalConfig {
             data_dir,
             tenants,
             schedule_every: Duration::from_secs(5),
+            simulated_clock: None,
         }
     }
 }
@@ -105,7 +113,13 @@ impl LocalApp {
         let (bus, events) = InProcessBus::new();
         let renderer = faktura_render::Renderer::new()
             .map_err(|e| format!("cannot load the invoice templates: {e}"))?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let simulated = config
+            .simulated_clock
+            .map(|t| Arc::new(SimulatedClock::new(t)));
+        let clock: Arc<dyn Clock> = match &simulated {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
         let einvoice: Arc<dyn EInvoiceEncoder> = Arc::new(EInvoiceXml);
         let tenants = Arc::new(StaticTenants::new(
             config
@@ -135,6 +149,7 @@ impl LocalApp {
                     stores.clone(),
                     Arc::new(OutboxMailer::new(outbox_dir.clone())),
                 )),
+                schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
             },
         );
         let scheduler = Scheduler::new(stores.clone());
@@ -148,15 +163,37 @@ impl LocalApp {
             tracing::info!(released, "resumed jobs a stopped run held");
         }
         let (stop, stopped) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(dispatch(events, runner)),
-            tokio::spawn(schedule_periodically(
+        let slots = Arc::new(Semaphore::new(WORKERS));
+        let mut state = AppState::from_stores(stores.clone(), einvoice);
+        let mut tasks = vec![tokio::spawn(dispatch(
+            events,
+            runner.clone(),
+            slots.clone(),
+        ))];
+        match simulated {
+            // Time moves only when asked: the clock's mover is the scheduler.
+            Some(clock) => {
+                let dev = Arc::new(LocalDevClock::new(
+                    clock,
+                    stores.clone(),
+                    runner,
+                    slots,
+                    WORKERS as u32,
+                ));
+                let start = dev.clone();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = start.move_to(start.now()).await {
+                        tracing::warn!(error = %e, "running the work due at the start failed");
+                    }
+                }));
+                state.dev_clock = Some(dev);
+            }
+            None => tasks.push(tokio::spawn(schedule_periodically(
                 scheduler.clone(),
                 config.schedule_every,
                 stopped,
-            )),
-        ];
-        let state = AppState::from_stores(stores.clone(), einvoice);
+            ))),
+        }
         Ok(LocalApp {
             state,
             stores,
@@ -221,8 +258,11 @@ impl LocalApp {
 
 /// Runs the jobs the bus hands out (`job.<kind>`), a few at a time. A job that fails is due
 /// again after its backoff; the scheduler hands it out then.
-async fn dispatch(mut events: mpsc::UnboundedReceiver<DomainEvent>, runner: JobRunner) {
-    let slots = Arc::new(Semaphore::new(WORKERS));
+async fn dispatch(
+    mut events: mpsc::UnboundedReceiver<DomainEvent>,
+    runner: JobRunner,
+    slots: Arc<Semaphore>,
+) {
     while let Some(event) = events.recv().await {
         if event.job_kind().is_none() {
             continue;

@@ -2,5 +2,6 @@
 
 pub mod app;
 pub mod client;
+pub mod clock;
 pub mod demo;
 pub mod tenants;

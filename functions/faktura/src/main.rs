@@ -32,6 +32,10 @@ enum Command {
         /// A tenants file (see functions/faktura/tenants.example.toml); default: the demo tenants.
         #[arg(long)]
         tenants: Option<PathBuf>,
+        /// Start a simulated clock at this RFC 3339 instant (e.g. 2026-12-01T08:00:00+01:00):
+        /// time then moves only through POST /v1/dev/clock ({"advance": "P1D"} or {"to": …}).
+        #[arg(long, value_name = "INSTANT", value_parser = instant)]
+        simulated_clock: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Sign an event file the way a booking platform does and post it.
     Send {
@@ -52,6 +56,12 @@ enum Command {
         #[arg(long)]
         events: Option<PathBuf>,
     },
+}
+
+fn instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("'{s}' is not an RFC 3339 instant (2026-12-01T08:00:00+01:00): {e}"))
 }
 
 #[tokio::main]
@@ -85,6 +95,7 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             data_dir,
             addr,
             tenants: file,
+            simulated_clock,
         } => {
             let tenants = match &file {
                 Some(path) => tenants::load(path)?,
@@ -99,13 +110,21 @@ async fn run(command: Command) -> Result<ExitCode, String> {
                     tenants::demo()
                 }
             };
-            let mut app = LocalApp::start(LocalConfig::new(data_dir.clone(), tenants)).await?;
+            let mut config = LocalConfig::new(data_dir.clone(), tenants);
+            config.simulated_clock = simulated_clock;
+            let mut app = LocalApp::start(config).await?;
             let bound = app.serve(addr).await?;
             println!(
                 "Faktura is listening on http://{bound} (data in {})",
                 data_dir.display()
             );
             println!("  POST /v1/webhooks/{{tenant}}/bookings   GET /v1/invoices[/{{id}}[/pdf]]");
+            if let Some(t) = simulated_clock {
+                println!(
+                    "  Simulated clock at {}: POST /v1/dev/clock {{\"advance\": \"P1D\"}} moves it.",
+                    t.to_rfc3339()
+                );
+            }
             println!("Press Ctrl-C to stop.");
             let _ = tokio::signal::ctrl_c().await;
             app.shutdown().await;

@@ -10,6 +10,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faktura_domain::service::bookings::BookingProcessor;
 use faktura_domain::service::jobs::{Handlers, JobRunner};
 use faktura_domain::service::rendering::DocumentRenderer;
+use faktura_domain::service::schedules::ScheduleBiller;
 use faktura_einvoice::EInvoiceXml;
 use faktura_lambda::queue::start_no_later_than;
 use faktura_lambda::{StackConfig, handle_batch, run_work};
@@ -29,6 +30,7 @@ async fn main() -> Result<(), Error> {
         stores.clone(),
         Handlers {
             bookings: Some(BookingProcessor::new(stores.clone(), einvoice.clone())),
+            schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
             renderer: Some(DocumentRenderer::new(stores, renderer, einvoice)),
             mailer: None,
         },

@@ -39,7 +39,11 @@ impl WorkRoute {
 /// credit notes, renders and stores PDFs and XML: the one function that links typst).
 pub const ISSUE_ROUTE: WorkRoute = WorkRoute {
     name: "Issue",
-    job_kinds: &[JobKind::ApplyBookingEvents, JobKind::RenderDocument],
+    job_kinds: &[
+        JobKind::ApplyBookingEvents,
+        JobKind::RenderDocument,
+        JobKind::BillSchedule,
+    ],
     worker: "faktura-issue-worker",
 };
 

@@ -103,6 +103,9 @@ pub enum BookingEvent {
         booking: Booking,
         /// `None`: the tenant's default.
         billing: Option<Billing>,
+        /// Billed by a schedule (instalments or a recurring price) instead of one invoice.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schedule: Option<crate::schedule::ScheduleSpec>,
     },
     Paid {
         booking_id: Id,
@@ -224,6 +227,9 @@ pub struct BookingDocuments {
     pub invoices: Vec<Id>,
     #[serde(default)]
     pub credit_notes: Vec<Id>,
+    /// The schedule that bills the booking (its instalments), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Id>,
 }
 
 /// A booking with its events, written by the webhook and by the job that applies them. Its
@@ -282,6 +288,14 @@ impl BookingRecord {
 
     pub fn is_created(&self) -> bool {
         self.content.is_some()
+    }
+
+    /// The schedule its `booking.created` asked for (instalments, a recurring price).
+    pub fn schedule_spec(&self) -> Option<&crate::schedule::ScheduleSpec> {
+        self.events.iter().find_map(|e| match &e.event {
+            BookingEvent::Created { schedule, .. } => schedule.as_ref(),
+            _ => None,
+        })
     }
 
     pub fn next_seq(&self) -> u32 {
@@ -367,6 +381,7 @@ impl<'de> Deserialize<'de> for BookingRecord {
                         event: BookingEvent::Created {
                             booking,
                             billing: Some(Billing::Invoice),
+                            schedule: None,
                         },
                         fact: "created".into(),
                         payload_hash,

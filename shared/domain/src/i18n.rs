@@ -281,6 +281,14 @@ pub fn service_date_is_issue_date(lang: Language) -> &'static str {
     }
 }
 
+/// "Rate 3 von 10": the label of instalment `n` (1-based) of `count`.
+pub fn instalment_label(lang: Language, n: u32, count: u32) -> String {
+    match lang {
+        Language::De => format!("Rate {n} von {count}"),
+        Language::En => format!("Instalment {n} of {count}"),
+    }
+}
+
 pub fn payment_terms(lang: Language, days: u16, due: NaiveDate) -> String {
     let due = date(lang, due);
     match (lang, days) {

@@ -31,13 +31,16 @@ pub enum JobKind {
     RenderDocument,
     /// Mail a document to its recipients.
     DeliverDocument,
+    /// Bill a schedule's next occurrence (due at the local start of its day).
+    BillSchedule,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         JobKind::ApplyBookingEvents,
         JobKind::RenderDocument,
         JobKind::DeliverDocument,
+        JobKind::BillSchedule,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl JobKind {
             JobKind::ApplyBookingEvents => "apply_booking_events",
             JobKind::RenderDocument => "render_document",
             JobKind::DeliverDocument => "deliver_document",
+            JobKind::BillSchedule => "bill_schedule",
         }
     }
 
@@ -106,6 +110,16 @@ pub struct JobInput {
     /// Attach the contract to the mail (a final invoice after a proforma).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_contract: bool,
+    /// The occurrence a `bill_schedule` job bills (a job of another epoch or occurrence is
+    /// stale and does nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSlot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSlot {
+    pub epoch: u32,
+    pub occurrence: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

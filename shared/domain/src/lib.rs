@@ -18,6 +18,7 @@ pub mod model;
 pub mod money;
 pub mod numbering;
 pub mod ports;
+pub mod schedule;
 pub mod service;
 pub mod values;
 pub mod view;

@@ -431,6 +431,8 @@ pub enum DocumentSource {
     Booking,
     /// A call of the API.
     Api,
+    /// An occurrence of a schedule (recurring invoice or instalment).
+    Schedule,
 }
 
 /// BG-3: the document a credit note corrects (also kept on a final invoice for its proforma).

@@ -5,7 +5,7 @@
 //! Every error answer, including the framework's own, is `{"error": {"code", "message",
 //! "field"?}}` ([`error`], enforced by [`guard`]).
 
-mod api;
+pub mod api;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// A request still running after this is answered `503 timeout`.
     pub request_timeout: Duration,
+    /// Local mode's simulated clock (`POST /v1/dev/clock`); `None`: the route does not exist.
+    pub dev_clock: Option<api::dev::SharedDevClock>,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             commands: Commands::new(stores.clone(), einvoice.clone()),
             queries: Queries::new(stores, einvoice),
             request_timeout: guard::DEFAULT_REQUEST_TIMEOUT,
+            dev_clock: None,
         }
     }
 }
@@ -97,7 +100,7 @@ fn routes(state: AppState, surface: Surface) -> Router {
         );
     }
     if surface != Surface::Webhook {
-        use api::{customers, documents, jobs};
+        use api::{customers, documents, jobs, schedules};
         router = router
             .route("/v1/openapi.json", get(openapi_document))
             .route("/v1/invoices", get(documents::list).post(documents::create))
@@ -126,7 +129,19 @@ fn routes(state: AppState, surface: Surface) -> Router {
             )
             .route("/v1/bookings/{id}", get(jobs::booking))
             .route("/v1/jobs", get(jobs::list))
-            .route("/v1/jobs/{id}", get(jobs::get));
+            .route("/v1/jobs/{id}", get(jobs::get))
+            .route(
+                "/v1/schedules",
+                get(schedules::list).post(schedules::create),
+            )
+            .route(
+                "/v1/schedules/{id}",
+                get(schedules::get).patch(schedules::update),
+            )
+            .route("/v1/schedules/{id}/preview", get(schedules::preview));
+        if state.dev_clock.is_some() {
+            router = router.route("/v1/dev/clock", post(api::dev::move_clock));
+        }
     }
     router
         .fallback(|| async {

@@ -314,15 +314,17 @@ impl Modify for CompleteAnswers {
         api::documents::credit_note, api::documents::payment, api::documents::refund, api::documents::send,
         api::customers::list, api::customers::get, api::customers::put,
         api::jobs::list, api::jobs::get, api::jobs::booking,
+        api::schedules::create, api::schedules::list, api::schedules::get, api::schedules::update,
+        api::schedules::preview,
     ),
     components(schemas(
         dto::ErrorBody, dto::ErrorDetail,
         dto::booking::WireEvent, dto::booking::WireBooking, dto::booking::WirePaid, dto::booking::WireCancelled,
         dto::booking::WireCancelledItem, dto::booking::WireCustomer, dto::booking::WireAddress, dto::booking::WireItem,
-        dto::booking::WirePeriod,
+        dto::booking::WirePeriod, dto::booking::WireScheduled, dto::schedules::WireSchedule,
     )),
     modifiers(&Security, &ErrorResponses, &Files, &Parameters, &CompleteAnswers),
-    tags((name = "webhook"), (name = "documents"), (name = "customers"), (name = "jobs"), (name = "bookings")),
+    tags((name = "webhook"), (name = "documents"), (name = "customers"), (name = "jobs"), (name = "bookings"), (name = "schedules")),
 )]
 pub struct ApiDoc;
 

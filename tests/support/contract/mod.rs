@@ -11,6 +11,8 @@
 //! - [`races`]: the use cases under concurrency on the real adapters — gapless numbers, a
 //!   payment against a cancellation, two credit notes for the last open amount, one payment
 //!   reported twice at once, one idempotency key sent twice at once, two workers on one job.
+//! - [`schedules`]: schedules stored at a version and each occurrence claimed once; one
+//!   occurrence billed once by many runs at once; a stop racing a bill.
 //!
 //! Fixtures are real: bookings are parsed by the webhook parser and documents planned by
 //! `plan_document`, exactly as the service does. Every function uses fresh tenant ids.
@@ -20,6 +22,7 @@ pub mod jobs;
 pub mod listing;
 pub mod races;
 pub mod repository;
+pub mod schedules;
 
 use std::sync::Arc;
 
@@ -118,6 +121,9 @@ macro_rules! contract_suite {
             races::one_payment_reported_twice_at_once,
             races::one_idempotency_key_twice_at_once,
             races::two_workers_one_job,
+            schedules::schedules_are_versioned_and_claimed_once,
+            schedules::each_occurrence_is_billed_once_under_concurrency,
+            schedules::a_stop_racing_a_bill_leaves_no_invoice_after_it,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -10,13 +10,14 @@ use faktura_domain::jobs::Job;
 use faktura_domain::ledger::LedgerEntry;
 use faktura_domain::model::{Customer, DocumentKind, Invoice};
 use faktura_domain::ports::IdempotencyRecord;
+use faktura_domain::schedule::Schedule;
 use faktura_domain::values::Id;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Item, audit_prefix, booking_sk, customer_sk, document_sk, documents_partition, due_partition,
     from_item, idempotency_sk, instant_key, job_sk, jobs_partition, ledger_sk, open_partition,
-    tenant_pk,
+    schedule_sk, tenant_pk,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -57,6 +58,39 @@ pub(crate) fn booking_from_item(item: Item) -> Result<BookingRecord, StoreError>
         Ok(r)
     } else {
         from_item("release-1 booking item", item)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ScheduleItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub tenant_id: Id,
+    pub schedule_id: Id,
+    pub state: String,
+    pub customer_key: String,
+    pub version: u64,
+    pub schedule: Schedule,
+}
+
+impl ScheduleItem {
+    pub fn new(schedule: &Schedule, version: u64) -> ScheduleItem {
+        let mut schedule = schedule.clone();
+        schedule.version = version;
+        ScheduleItem {
+            pk: tenant_pk(&schedule.tenant_id),
+            sk: schedule_sk(&schedule.id),
+            entity: "schedule".into(),
+            tenant_id: schedule.tenant_id.clone(),
+            schedule_id: schedule.id.clone(),
+            state: schedule.state.as_str().into(),
+            customer_key: schedule.customer.key(),
+            version,
+            schedule,
+        }
     }
 }
 

@@ -191,6 +191,35 @@ impl JobQueue for DynamoStore {
         }
     }
 
+    async fn next_due(
+        &self,
+        shard: u32,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2.name)
+            .key_condition_expression("#pk = :pk AND #sk > :after")
+            .expression_attribute_names("#pk", GSI2.partition_key)
+            .expression_attribute_names("#sk", GSI2.sort_key)
+            .expression_attribute_values(":pk", s(due_partition(shard)))
+            .expression_attribute_values(":after", s(format!("{}~", instant_key(after))))
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| unavailable("Query GSI2", e))?;
+        let Some(item) = out.items().first() else {
+            return Ok(None);
+        };
+        let sk = string_attr(item, GSI2.sort_key)?;
+        let due = sk.split('#').next().unwrap_or_default();
+        DateTime::parse_from_rfc3339(due)
+            .map(|d| Some(d.with_timezone(&Utc)))
+            .map_err(|e| corrupt(&format!("due index instant '{due}'"), e))
+    }
+
     async fn defer(&self, due: &DueJob, until: DateTime<Utc>) -> Result<bool, StoreError> {
         let Some(item) = self.job_item(&due.tenant_id, &due.id).await? else {
             return Ok(false);

@@ -125,6 +125,15 @@ pub(crate) fn audit_prefix(document: &Id) -> String {
     format!("AUDIT#{document}#")
 }
 
+pub(crate) fn schedule_sk(schedule: &Id) -> String {
+    format!("SCHEDULE#{schedule}")
+}
+
+/// The claim of a billed occurrence (zero-padded: string order is occurrence order).
+pub(crate) fn period_sk(schedule: &Id, occurrence: u32) -> String {
+    format!("PERIOD#{schedule}#{occurrence:06}")
+}
+
 pub(crate) fn job_sk(job: &Id) -> String {
     format!("JOB#{job}")
 }

@@ -16,18 +16,20 @@ use faktura_domain::model::Customer;
 use faktura_domain::numbering::CounterKey;
 use faktura_domain::ports::{
     Change, CommitError, Conflict, CustomerPage, DocumentFilter, DocumentPage, IdempotencyRecord,
-    Repository,
+    Repository, ScheduleFilter, SchedulePage,
 };
+use faktura_domain::schedule::Schedule;
 use faktura_domain::values::Id;
 
 use super::items::{
     AuditItem, BookingItem, CustomerItem, DocumentItem, IdempotencyItem, JobItem, LedgerItem,
-    booking_from_item, document_from_item,
+    ScheduleItem, booking_from_item, document_from_item,
 };
 use super::{
     DynamoStore, Item, audit_prefix, booking_sk, cancellation_codes, counter_sk, customer_sk,
     decode_cursor, document_sk, documents_partition, encode_cursor, from_item, idempotency_sk, key,
-    key_for, ledger_prefix, list_position, n, nanos, number_sk, s, tenant_pk, to_item,
+    key_for, ledger_prefix, list_position, n, nanos, number_sk, period_sk, s, schedule_sk,
+    tenant_pk, to_item,
 };
 use crate::error::{corrupt, unavailable};
 use crate::schema::{GSI1, TABLE};
@@ -175,6 +177,34 @@ fn actions(
             Some(Conflict::Document(w.document.id().clone())),
         );
     }
+    for w in &change.schedules {
+        let item = to_item(
+            "schedule",
+            &ScheduleItem::new(&w.schedule, w.next_version()),
+        )?;
+        push(
+            put_versioned(table, item, w.expected)?,
+            Some(Conflict::Schedule(w.schedule.id.clone())),
+        );
+    }
+    for p in &change.periods {
+        let item = HashMap::from([
+            (TABLE.partition_key.to_string(), s(tenant_pk(&p.tenant_id))),
+            (
+                TABLE.sort_key.to_string(),
+                s(period_sk(&p.schedule_id, p.occurrence)),
+            ),
+            ("entity".to_string(), s("schedule_period")),
+            ("document_id".to_string(), s(p.document_id.as_str())),
+        ]);
+        push(
+            put_new(table, item)?,
+            Some(Conflict::Period {
+                schedule_id: p.schedule_id.clone(),
+                occurrence: p.occurrence,
+            }),
+        );
+    }
     if !change.customers.is_empty() {
         let tenant = change
             .tenant_id
@@ -251,6 +281,17 @@ fn actions(
         }
     }
     Ok((actions, meaning))
+}
+
+fn corrupt_text(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn schedule_from_item(item: Item) -> Result<Schedule, StoreError> {
+    let i: ScheduleItem = from_item("schedule item", item)?;
+    let mut schedule = i.schedule;
+    schedule.version = i.version;
+    Ok(schedule)
 }
 
 fn text_attr(item: &Item, name: &str) -> Option<String> {
@@ -417,6 +458,100 @@ impl Repository for DynamoStore {
             .await?
             .map(|i| from_item::<CustomerItem>("customer item", i).map(|c| c.customer))
             .transpose()
+    }
+
+    async fn schedule(&self, tenant: &Id, id: &Id) -> Result<Option<Schedule>, StoreError> {
+        self.get("schedule", key(tenant_pk(tenant), schedule_sk(id)))
+            .await?
+            .map(schedule_from_item)
+            .transpose()
+    }
+
+    async fn schedules(
+        &self,
+        tenant: &Id,
+        filter: &ScheduleFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SchedulePage, StoreError> {
+        let limit = limit.max(1);
+        let mut schedules: Vec<Schedule> = Vec::new();
+        let mut start: Option<Item> = cursor
+            .and_then(|c| c.parse::<Id>().ok())
+            .map(|id| key(tenant_pk(tenant), schedule_sk(&id)));
+        let mut evaluated = 0;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", TABLE.partition_key)
+                .expression_attribute_names("#sk", TABLE.sort_key)
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", s("SCHEDULE#"))
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(limit + 1).unwrap_or(100))
+                .send()
+                .await
+                .map_err(|e| unavailable("Query schedules", e))?;
+            let items = out.items.unwrap_or_default();
+            evaluated += items.len();
+            for item in items {
+                let schedule = schedule_from_item(item)?;
+                if filter.matches(&schedule) {
+                    schedules.push(schedule);
+                }
+            }
+            if schedules.len() > limit {
+                schedules.truncate(limit);
+                let next = schedules.last().map(|s| s.id.to_string());
+                return Ok(SchedulePage {
+                    schedules,
+                    next_cursor: next,
+                });
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() && evaluated < LIST_MAX_EVALUATED => start = Some(k),
+                Some(k) if !k.is_empty() => {
+                    // Few matches among many: hand out where the reading stopped.
+                    let next = text_attr(&k, "SK")
+                        .and_then(|sk| sk.strip_prefix("SCHEDULE#").map(str::to_string));
+                    return Ok(SchedulePage {
+                        schedules,
+                        next_cursor: next,
+                    });
+                }
+                _ => {
+                    return Ok(SchedulePage {
+                        schedules,
+                        next_cursor: None,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn period(
+        &self,
+        tenant: &Id,
+        schedule_id: &Id,
+        occurrence: u32,
+    ) -> Result<Option<Id>, StoreError> {
+        let Some(item) = self
+            .get(
+                "schedule period",
+                key(tenant_pk(tenant), period_sk(schedule_id, occurrence)),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        text_attr(&item, "document_id")
+            .ok_or_else(|| corrupt_text("a schedule period without a document id"))?
+            .parse()
+            .map(Some)
+            .map_err(|e| corrupt_text(&format!("a schedule period's document id: {e}")))
     }
 
     async fn customers(

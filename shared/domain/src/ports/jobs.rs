@@ -40,6 +40,13 @@ pub trait JobQueue: Send + Sync {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<DueJob>, StoreError>;
+    /// The earliest `due_at` among open jobs of one shard that falls after `after` (the
+    /// simulated clock stops there so work runs at its own time).
+    async fn next_due(
+        &self,
+        shard: u32,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// Moves a due job's `due_at` from `seen` to `until` (the scheduler's hand-off: it is not
     /// handed out again before `until`). False when someone else moved it first.
     async fn defer(&self, job: &DueJob, until: DateTime<Utc>) -> Result<bool, StoreError>;

@@ -10,6 +10,7 @@ use crate::jobs::Job;
 use crate::ledger::LedgerEntry;
 use crate::model::{Customer, DocumentKind};
 use crate::numbering::CounterKey;
+use crate::schedule::{Schedule, ScheduleState};
 use crate::values::{Id, InvoiceNumber};
 
 /// A document to write: new (`expected: None`, stored as version 1) or a change of the one
@@ -50,6 +51,43 @@ pub struct NumberClaim {
     pub document_id: Id,
 }
 
+/// A schedule to write: new (`expected: None`, version 1) or at the version it was read at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleWrite {
+    pub schedule: Schedule,
+    pub expected: Option<u64>,
+}
+
+impl ScheduleWrite {
+    pub fn new(schedule: Schedule) -> ScheduleWrite {
+        ScheduleWrite {
+            schedule,
+            expected: None,
+        }
+    }
+
+    pub fn update(schedule: Schedule, read_at: u64) -> ScheduleWrite {
+        ScheduleWrite {
+            schedule,
+            expected: Some(read_at),
+        }
+    }
+
+    pub fn next_version(&self) -> u64 {
+        self.expected.map_or(1, |v| v + 1)
+    }
+}
+
+/// Occurrence `occurrence` of a schedule is billed by `document_id`: written once, so no
+/// period is ever billed twice (whatever runs at once or again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodClaim {
+    pub tenant_id: Id,
+    pub schedule_id: Id,
+    pub occurrence: u32,
+    pub document_id: Id,
+}
+
 /// The stored answer to an API request with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
@@ -78,6 +116,8 @@ pub struct Change {
     /// New jobs (each written once: a job id that exists is a conflict).
     pub jobs: Vec<Job>,
     pub idempotency: Option<IdempotencyRecord>,
+    pub schedules: Vec<ScheduleWrite>,
+    pub periods: Vec<PeriodClaim>,
 }
 
 impl Change {
@@ -97,6 +137,8 @@ impl Change {
             && self.audit.is_empty()
             && self.jobs.is_empty()
             && self.idempotency.is_none()
+            && self.schedules.is_empty()
+            && self.periods.is_empty()
     }
 }
 
@@ -117,6 +159,10 @@ pub enum Conflict {
     Job(Id),
     /// An answer is stored under this idempotency key already.
     Idempotency(String),
+    /// The schedule is not at the expected version (or exists when new).
+    Schedule(Id),
+    /// This occurrence of the schedule is billed already.
+    Period { schedule_id: Id, occurrence: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -191,6 +237,30 @@ pub struct DocumentPage {
     pub next_cursor: Option<String>,
 }
 
+/// Which schedules a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScheduleFilter {
+    pub state: Option<ScheduleState>,
+    pub customer_key: Option<String>,
+}
+
+impl ScheduleFilter {
+    pub fn matches(&self, s: &Schedule) -> bool {
+        self.state.is_none_or(|st| s.state == st)
+            && self
+                .customer_key
+                .as_ref()
+                .is_none_or(|k| &s.customer.key() == k)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulePage {
+    /// Oldest first.
+    pub schedules: Vec<Schedule>,
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerPage {
     pub customers: Vec<Customer>,
@@ -235,5 +305,20 @@ pub trait Repository: Send + Sync {
         key: &str,
         not_before: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    async fn schedule(&self, tenant: &Id, id: &Id) -> Result<Option<Schedule>, StoreError>;
+    async fn schedules(
+        &self,
+        tenant: &Id,
+        filter: &ScheduleFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SchedulePage, StoreError>;
+    /// The document that billed an occurrence, if it is billed.
+    async fn period(
+        &self,
+        tenant: &Id,
+        schedule_id: &Id,
+        occurrence: u32,
+    ) -> Result<Option<Id>, StoreError>;
     async fn commit(&self, change: Change) -> Result<(), CommitError>;
 }

@@ -151,6 +151,42 @@ impl BookingProcessor {
         let mut change = Change::for_tenant(&tenant.id);
         let mut updated = record.clone();
         match &event.event {
+            BookingEvent::Created {
+                schedule: Some(spec),
+                ..
+            } => {
+                let content = record
+                    .content
+                    .as_ref()
+                    .ok_or_else(|| internal("no_content", "created without content"))?;
+                let spec = crate::schedule::ScheduleSpec {
+                    anchor: spec.anchor.or(Some(tenant.today(content.booked_at))),
+                    ..spec.clone()
+                };
+                let schedule = super::schedules::plan_schedule(
+                    tenant,
+                    content,
+                    &spec,
+                    Some(&record.booking_id),
+                    self.einvoice.as_ref(),
+                    now,
+                )?;
+                updated.documents.schedule = Some(schedule.id.clone());
+                if self
+                    .stores
+                    .repository
+                    .schedule(&tenant.id, &schedule.id)
+                    .await?
+                    .is_some()
+                {
+                    // Created by a run that stopped before recording the event as applied.
+                    return Ok((change, updated));
+                }
+                change
+                    .customers
+                    .push(customer_from_booking(content, tenant, now));
+                super::schedules::create_into(&mut change, tenant, &schedule, now);
+            }
             BookingEvent::Created { billing, .. } => {
                 let billing = billing.unwrap_or(record.billing);
                 let id = event.document_id.clone().ok_or_else(|| {
@@ -353,12 +389,16 @@ impl BookingProcessor {
             updated.documents.invoices.push(id);
             return Ok(());
         }
-        let invoice_id = record
-            .documents
-            .invoice
-            .clone()
-            .ok_or_else(|| refused("no_invoice", "the booking has no invoice to pay"))?;
-        let invoice = self.document(&tenant.id, &invoice_id).await?;
+        let invoice = match &record.documents.schedule {
+            Some(schedule_id) => self.oldest_open_instalment(tenant, schedule_id).await?,
+            None => {
+                let invoice_id =
+                    record.documents.invoice.clone().ok_or_else(|| {
+                        refused("no_invoice", "the booking has no invoice to pay")
+                    })?;
+                self.document(&tenant.id, &invoice_id).await?
+            }
+        };
         if payment.currency != invoice.content.currency {
             return Err(currency_mismatch(&invoice.content));
         }
@@ -369,6 +409,36 @@ impl BookingProcessor {
         e.payment = Some(details);
         change.ledger.push(e);
         Ok(())
+    }
+
+    /// The invoice a payment on a scheduled booking settles: its oldest issued occurrence
+    /// with money still open (else the latest one, which the payment then overpays: the
+    /// surplus is the customer's credit).
+    async fn oldest_open_instalment(
+        &self,
+        tenant: &Tenant,
+        schedule_id: &Id,
+    ) -> Result<Document, AppError> {
+        let schedule = self
+            .stores
+            .repository
+            .schedule(&tenant.id, schedule_id)
+            .await?
+            .ok_or_else(|| internal("schedule_missing", "the booking's schedule is missing"))?;
+        let mut last = None;
+        for billed in &schedule.billed {
+            let doc = self.document(&tenant.id, &billed.document_id).await?;
+            if doc.lifecycle.is_issued() && doc.settlement.open().value() > Decimal::ZERO {
+                return Ok(doc);
+            }
+            last = Some(doc);
+        }
+        last.ok_or_else(|| {
+            refused(
+                "no_invoice",
+                "the booking's schedule has issued no invoice yet; the payment waits for none, send it again after the first instalment",
+            )
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -383,6 +453,23 @@ impl BookingProcessor {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        if let Some(schedule_id) = &record.documents.schedule {
+            // The schedule stops: nothing more is billed. Issued instalments stay as they are
+            // (credit them through the API if the course was not given).
+            let schedule = self
+                .stores
+                .repository
+                .schedule(&tenant.id, schedule_id)
+                .await?
+                .ok_or_else(|| internal("schedule_missing", "the booking's schedule is missing"))?;
+            if !schedule.state.is_final() {
+                change.schedules.push(crate::ports::ScheduleWrite::update(
+                    schedule.stop(now)?,
+                    schedule.version,
+                ));
+            }
+            return Ok(());
+        }
         if record.documents.invoice.is_none()
             && let Some(proforma_id) = &record.documents.proforma
         {

@@ -26,7 +26,9 @@ use crate::values::{EmailAddress, Id};
 use super::bookings::{credit_into, remaining};
 use super::intake::problem_error;
 use super::issuing::{Numbering, entry, issue_into, render_job, update_into};
+use super::schedules::{self, ScheduleUpdate};
 use super::{Attempt, commit_with_retry, internal};
+use crate::schedule::{Schedule, ScheduleSpec};
 
 /// How long an idempotency key's answer is kept (at least 24 h, as promised).
 pub const IDEMPOTENCY_KEPT: TimeDelta = TimeDelta::hours(48);
@@ -77,6 +79,15 @@ pub enum Command {
     PutCustomer {
         customer: Customer,
     },
+    /// A recurring invoice or instalment plan for `content`'s customer and items.
+    CreateSchedule {
+        content: Booking,
+        spec: ScheduleSpec,
+    },
+    UpdateSchedule {
+        id: Id,
+        update: ScheduleUpdate,
+    },
 }
 
 impl Command {
@@ -90,7 +101,10 @@ impl Command {
             | Command::Payment { id, .. }
             | Command::Refund { id, .. }
             | Command::Send { id, .. } => Some(id),
-            Command::Create { .. } | Command::PutCustomer { .. } => None,
+            Command::Create { .. }
+            | Command::PutCustomer { .. }
+            | Command::CreateSchedule { .. }
+            | Command::UpdateSchedule { .. } => None,
         }
     }
 }
@@ -104,6 +118,7 @@ pub enum Outcome {
     /// A job it queued (a resend).
     Job(Job),
     Customer(Customer),
+    Schedule(Box<Schedule>),
 }
 
 impl Outcome {
@@ -556,6 +571,7 @@ impl Commands {
                         to.clone()
                     },
                     with_contract,
+                    schedule: None,
                 });
                 change.jobs.push(job.clone());
                 Outcome::Job(job)
@@ -563,6 +579,42 @@ impl Commands {
             Command::PutCustomer { customer } => {
                 change.customers.push(customer.clone());
                 Outcome::Customer(customer.clone())
+            }
+            Command::CreateSchedule { content, spec } => {
+                let schedule = schedules::plan_schedule(
+                    tenant,
+                    content,
+                    spec,
+                    None,
+                    self.einvoice.as_ref(),
+                    now,
+                )
+                .map_err(api_fields)?;
+                change
+                    .customers
+                    .push(customer_from_booking(content, tenant, now));
+                schedules::create_into(&mut change, tenant, &schedule, now);
+                Outcome::Schedule(Box::new(schedule))
+            }
+            Command::UpdateSchedule { id, update } => {
+                let schedule = self
+                    .stores
+                    .repository
+                    .schedule(t, id)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::not_found("schedule_not_found", format!("no schedule '{id}'"))
+                    })?;
+                let after = schedules::update_into(
+                    &mut change,
+                    tenant,
+                    &schedule,
+                    update,
+                    self.einvoice.as_ref(),
+                    now,
+                )
+                .map_err(api_fields)?;
+                Outcome::Schedule(Box::new(after))
             }
         };
         Ok((change, outcome))

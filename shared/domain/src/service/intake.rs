@@ -86,6 +86,10 @@ fn document_kind_for(
     billing: Billing,
 ) -> Option<DocumentKind> {
     match event {
+        // A schedule bills it: its invoices come with the occurrences.
+        BookingEvent::Created {
+            schedule: Some(_), ..
+        } => None,
         BookingEvent::Created { .. } => Some(match billing {
             Billing::Invoice => DocumentKind::Invoice,
             Billing::ProformaFirst => DocumentKind::Proforma,
@@ -229,7 +233,9 @@ impl BookingIntake {
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
         match event {
-            BookingEvent::Created { booking, .. } => {
+            BookingEvent::Created {
+                booking, schedule, ..
+            } => {
                 if record.is_created() {
                     // Another booking.created under this id with other content.
                     return Err(AppError::new(
@@ -242,9 +248,46 @@ impl BookingIntake {
                     )
                     .with_field("data.id"));
                 }
-                self.dry_run(tenant, booking, record.billing, now)?;
+                match schedule {
+                    Some(spec) => {
+                        let spec = crate::schedule::ScheduleSpec {
+                            anchor: spec.anchor.or(Some(tenant.today(booking.booked_at))),
+                            ..spec.clone()
+                        };
+                        super::schedules::plan_schedule(
+                            tenant,
+                            booking,
+                            &spec,
+                            Some(&booking.id),
+                            self.einvoice.as_ref(),
+                            now,
+                        )
+                        .map_err(|e| match e.field.clone() {
+                            Some(f) if !f.starts_with("data.") => {
+                                e.with_field(format!("data.billing.schedule.{f}"))
+                            }
+                            _ => e,
+                        })?;
+                    }
+                    None => self.dry_run(tenant, booking, record.billing, now)?,
+                }
                 // Events that came before it are checked against it when they are applied.
                 Ok(())
+            }
+            BookingEvent::Updated { .. } if record.schedule_spec().is_some() => {
+                Err(unprocessable(
+                    "scheduled_booking",
+                    "a booking billed by a schedule is not updated by booking.updated; change its schedule through PATCH /v1/schedules/{id}",
+                ))
+            }
+            BookingEvent::Cancelled { cancellation, .. }
+                if record.schedule_spec().is_some() && cancellation.items.is_some() =>
+            {
+                Err(unprocessable(
+                    "scheduled_booking",
+                    "a booking billed by a schedule is cancelled whole (its schedule stops); credit issued instalments through the API",
+                )
+                .with_field("data.items"))
             }
             BookingEvent::Updated { booking } => {
                 if record.is_created() {

@@ -14,6 +14,7 @@ use crate::values::Id;
 use super::bookings::BookingProcessor;
 use super::delivery::{DeliveryError, DocumentMailer};
 use super::rendering::DocumentRenderer;
+use super::schedules::{Billed, ScheduleBiller};
 use super::{Attempt, commit_with_retry};
 
 /// How long a job handed out by the scheduler waits for its worker before it is handed out
@@ -35,6 +36,8 @@ pub enum RunOutcome {
     Failed {
         code: String,
     },
+    /// Not due yet (a schedule's occurrence handed out early): due again then.
+    NotDue,
     /// Failed in a way that may have had an effect (a mail maybe sent): the lease is kept
     /// until it runs out.
     LeaseKept {
@@ -48,6 +51,7 @@ pub struct Handlers {
     pub bookings: Option<BookingProcessor>,
     pub renderer: Option<DocumentRenderer>,
     pub mailer: Option<DocumentMailer>,
+    pub schedules: Option<ScheduleBiller>,
 }
 
 #[derive(Clone)]
@@ -82,6 +86,7 @@ impl JobRunner {
             JobKind::ApplyBookingEvents => self.handlers.bookings.is_some(),
             JobKind::RenderDocument => self.handlers.renderer.is_some(),
             JobKind::DeliverDocument => self.handlers.mailer.is_some(),
+            JobKind::BillSchedule => self.handlers.schedules.is_some(),
         }
     }
 
@@ -122,6 +127,10 @@ impl JobRunner {
                 Ok(RunOutcome::LeaseKept {
                     code: e.code.to_string(),
                 })
+            }
+            Err(JobFailure::Later(at)) => {
+                s.jobs.release(&job, "not_due", Some(at)).await?;
+                Ok(RunOutcome::NotDue)
             }
             Err(JobFailure::Retry(e)) => self.failed(&job, &e).await,
         }
@@ -174,6 +183,13 @@ impl JobRunner {
                     DeliveryError::NotSent(e) => JobFailure::Retry(e),
                     DeliveryError::MaybeSent(e) => JobFailure::KeepLease(e),
                 })
+            }
+            JobKind::BillSchedule => {
+                let b = h.schedules.as_ref().ok_or_else(no_handler)?;
+                match b.bill(job).await.map_err(JobFailure::Retry)? {
+                    Billed::NotYet(at) => Err(JobFailure::Later(at)),
+                    Billed::Invoice { .. } | Billed::Nothing => Ok(()),
+                }
             }
         }
     }
@@ -247,6 +263,15 @@ impl JobRunner {
     }
 }
 
+/// The error of work asked of a runner that is shutting down.
+pub fn stopped() -> AppError {
+    AppError::new(
+        ErrorKind::Unavailable,
+        "stopping",
+        "the runner is shutting down",
+    )
+}
+
 /// Writes `job` unless a job with its id exists.
 pub async fn record_job(stores: &Stores, job: Job) -> Result<(), AppError> {
     commit_with_retry(
@@ -263,6 +288,7 @@ pub async fn record_job(stores: &Stores, job: Job) -> Result<(), AppError> {
 
 enum JobFailure {
     Retry(AppError),
+    Later(chrono::DateTime<chrono::Utc>),
     KeepLease(AppError),
 }
 

@@ -11,6 +11,8 @@
 //! - [`commands::Commands`] (API): invoices, drafts, cancellations, credit notes, payments,
 //!   refunds, resends, customers — synchronously, with idempotency keys.
 //! - [`jobs::JobRunner`] and [`jobs::Scheduler`]: claim, run and retry jobs; hand due jobs out.
+//! - [`schedules::ScheduleBiller`] (job `bill_schedule`): a schedule's occurrence, invoiced once;
+//!   [`schedules`] also plans, changes and previews schedules.
 //! - [`queries::Queries`]: the read side.
 
 pub mod bookings;
@@ -22,6 +24,7 @@ pub mod issuing;
 pub mod jobs;
 pub mod queries;
 pub mod rendering;
+pub mod schedules;
 
 pub use files::{contract_key, pdf_file_name, pdf_key, xml_file_name, xml_key};
 
@@ -123,7 +126,10 @@ fn classify(result: Result<(), CommitError>) -> Result<(), Refused> {
         Ok(()) => Ok(()),
         Err(CommitError::Store(e)) => Err(Refused::Error(e.into())),
         Err(CommitError::Conflict(c)) => match c {
-            Conflict::Booking | Conflict::Document(_) | Conflict::Counter(_) => Err(Refused::Retry),
+            Conflict::Booking
+            | Conflict::Document(_)
+            | Conflict::Counter(_)
+            | Conflict::Schedule(_) => Err(Refused::Retry),
             Conflict::Number(n) => Err(Refused::Error(internal(
                 "number_taken",
                 format!("number '{n}' is claimed by another document; refusing a duplicate number"),
@@ -152,7 +158,14 @@ fn announcements(change: &Change, now: chrono::DateTime<chrono::Utc>) -> Vec<Dom
             )
         })
         .collect();
-    events.extend(change.jobs.iter().map(|j| DomainEvent::job_due(j, now)));
+    // A job due later (a schedule's next occurrence) is handed out by the scheduler then.
+    events.extend(
+        change
+            .jobs
+            .iter()
+            .filter(|j| j.due_at <= now)
+            .map(|j| DomainEvent::job_due(j, now)),
+    );
     events
 }
 

@@ -13,6 +13,8 @@ use crate::money::Amount;
 use crate::ports::{
     CustomerPage, DocumentFilter, DocumentPage, EInvoiceEncoder, JobPage, Stores, XmlSyntax,
 };
+use crate::ports::{ScheduleFilter, SchedulePage};
+use crate::schedule::Schedule;
 use crate::values::Id;
 
 use super::files::{
@@ -181,5 +183,39 @@ impl Queries {
         limit: usize,
     ) -> Result<JobPage, AppError> {
         Ok(self.stores.jobs.jobs(tenant, state, cursor, limit).await?)
+    }
+
+    pub async fn schedule(&self, tenant: &Id, id: &Id) -> Result<Schedule, AppError> {
+        self.stores
+            .repository
+            .schedule(tenant, id)
+            .await?
+            .ok_or_else(|| AppError::not_found("schedule_not_found", format!("no schedule '{id}'")))
+    }
+
+    pub async fn schedules(
+        &self,
+        tenant: &Id,
+        filter: &ScheduleFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SchedulePage, AppError> {
+        Ok(self
+            .stores
+            .repository
+            .schedules(tenant, filter, cursor, limit)
+            .await?)
+    }
+
+    /// The next `count` occurrences of a schedule as they would be billed now.
+    pub async fn preview(
+        &self,
+        tenant: &Id,
+        id: &Id,
+        count: usize,
+    ) -> Result<Vec<super::schedules::Occurrence>, AppError> {
+        let schedule = self.schedule(tenant, id).await?;
+        let tenant = super::tenant(&self.stores, tenant).await?;
+        super::schedules::preview(&self.stores, &tenant, &schedule, count).await
     }
 }

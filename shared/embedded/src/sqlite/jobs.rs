@@ -152,6 +152,26 @@ impl JobQueue for SqliteStore {
             .collect()
     }
 
+    async fn next_due(
+        &self,
+        shard: u32,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let after = nanos(after);
+        let due: Option<i64> = self
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT MIN(due_at) FROM jobs
+                     WHERE shard = ?1 AND state IN ('pending', 'running') AND due_at > ?2",
+                )
+                .map_err(db)?
+                .query_row(params![shard, after], |r| r.get(0))
+                .map_err(db)
+            })
+            .await?;
+        Ok(due.map(DateTime::from_timestamp_nanos))
+    }
+
     async fn defer(&self, due: &DueJob, until: DateTime<Utc>) -> Result<bool, StoreError> {
         let (t, i, seen) = (
             due.tenant_id.as_str().to_string(),

@@ -7,6 +7,8 @@
 //!   with their ledger charge and an audit entry saying they were migrated), number claims,
 //!   the ledger, the audit trail, jobs (release-1 work still pending becomes jobs),
 //!   idempotency keys. The release-1 invoices table stays, renamed, as it was.
+//! - 3: schedules (recurring invoices, instalment plans) and the claims of their billed
+//!   occurrences.
 
 use chrono::{DateTime, Utc};
 use faktura_domain::StoreError;
@@ -21,7 +23,7 @@ use rusqlite::{Connection, Transaction, params};
 use super::{db, from_json, parse_id, repository};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS bookings (
@@ -152,6 +154,28 @@ CREATE TABLE idempotency (
 ALTER TABLE invoices RENAME TO invoices_release1;
 ";
 
+const V3: &str = "
+CREATE TABLE schedules (
+    tenant_id    TEXT    NOT NULL,
+    schedule_id  TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,   -- creation order, for lists
+    state        TEXT    NOT NULL,
+    customer_key TEXT    NOT NULL,
+    version      INTEGER NOT NULL,
+    schedule     TEXT    NOT NULL,   -- Schedule as JSON
+    PRIMARY KEY (tenant_id, schedule_id)
+);
+CREATE UNIQUE INDEX schedules_in_order ON schedules (tenant_id, seq);
+
+CREATE TABLE schedule_periods (
+    tenant_id   TEXT    NOT NULL,
+    schedule_id TEXT    NOT NULL,
+    occurrence  INTEGER NOT NULL,
+    document_id TEXT    NOT NULL,
+    PRIMARY KEY (tenant_id, schedule_id, occurrence)
+);
+";
+
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -172,6 +196,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(V2).map_err(db)?;
         release1_to_documents(&tx)?;
         tx.pragma_update(None, "user_version", 2).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    if version < 3 {
+        let tx = super::immediate(conn)?;
+        tx.execute_batch(V3).map_err(db)?;
+        tx.pragma_update(None, "user_version", 3).map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())

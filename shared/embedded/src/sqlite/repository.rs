@@ -12,15 +12,16 @@ use faktura_domain::model::Customer;
 use faktura_domain::numbering::CounterKey;
 use faktura_domain::ports::{
     Change, CommitError, Conflict, CustomerPage, DocumentFilter, DocumentPage, IdempotencyRecord,
-    Repository,
+    PeriodClaim, Repository, ScheduleFilter, SchedulePage, ScheduleWrite,
 };
+use faktura_domain::schedule::Schedule;
 use faktura_domain::values::Id;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{
-    SqliteStore, date_text, db, from_json, immediate, is_constraint_violation, nanos, sql_limit,
-    to_json,
+    SqliteStore, date_text, db, from_json, immediate, is_constraint_violation, nanos, parse_id,
+    sql_limit, to_json,
 };
 
 /// A document row's columns ?1..?14, in the order of [`DOCUMENT_COLUMNS`], for `doc` stored at
@@ -248,6 +249,73 @@ fn write_booking(
     Ok(n == 1)
 }
 
+/// Writes a schedule at the version it was read at (`None`: new). False: the condition failed.
+fn write_schedule(tx: &Transaction<'_>, w: &ScheduleWrite) -> Result<bool, StoreError> {
+    let mut stored = w.schedule.clone();
+    stored.version = w.next_version();
+    let json = to_json("schedule", &stored)?;
+    let sc = &w.schedule;
+    let n = match w.expected {
+        None => {
+            let r = tx
+                .prepare_cached(
+                    "INSERT INTO schedules (tenant_id, schedule_id, seq, state, customer_key, version, schedule)
+                     VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM schedules WHERE tenant_id = ?1), ?3, ?4, 1, ?5)",
+                )
+                .map_err(db)?
+                .execute(params![
+                    sc.tenant_id.as_str(),
+                    sc.id.as_str(),
+                    sc.state.as_str(),
+                    sc.customer.key(),
+                    json
+                ]);
+            match r {
+                Ok(n) => n,
+                Err(e) if is_constraint_violation(&e) => 0,
+                Err(e) => return Err(db(e)),
+            }
+        }
+        Some(v) => tx
+            .prepare_cached(
+                "UPDATE schedules SET state = ?3, customer_key = ?4, version = ?5, schedule = ?6
+                 WHERE tenant_id = ?1 AND schedule_id = ?2 AND version = ?7",
+            )
+            .map_err(db)?
+            .execute(params![
+                sc.tenant_id.as_str(),
+                sc.id.as_str(),
+                sc.state.as_str(),
+                sc.customer.key(),
+                stored.version,
+                json,
+                v
+            ])
+            .map_err(db)?,
+    };
+    Ok(n == 1)
+}
+
+fn claim_period(tx: &Transaction<'_>, p: &PeriodClaim) -> Result<bool, StoreError> {
+    let r = tx
+        .prepare_cached(
+            "INSERT INTO schedule_periods (tenant_id, schedule_id, occurrence, document_id)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db)?
+        .execute(params![
+            p.tenant_id.as_str(),
+            p.schedule_id.as_str(),
+            p.occurrence,
+            p.document_id.as_str()
+        ]);
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if is_constraint_violation(&e) => Ok(false),
+        Err(e) => Err(db(e)),
+    }
+}
+
 fn commit_tx(tx: &Transaction<'_>, change: &Change) -> Result<Option<Conflict>, StoreError> {
     if let Some((record, expected)) = &change.booking
         && !write_booking(tx, record, *expected)?
@@ -283,6 +351,19 @@ fn commit_tx(tx: &Transaction<'_>, change: &Change) -> Result<Option<Conflict>, 
         };
         if !ok {
             return Ok(Some(Conflict::Document(w.document.id().clone())));
+        }
+    }
+    for w in &change.schedules {
+        if !write_schedule(tx, w)? {
+            return Ok(Some(Conflict::Schedule(w.schedule.id.clone())));
+        }
+    }
+    for p in &change.periods {
+        if !claim_period(tx, p)? {
+            return Ok(Some(Conflict::Period {
+                schedule_id: p.schedule_id.clone(),
+                occurrence: p.occurrence,
+            }));
         }
     }
     for c in &change.customers {
@@ -494,6 +575,92 @@ impl Repository for SqliteStore {
             })
             .await?;
         json.map(|j| from_json("customer", &j)).transpose()
+    }
+
+    async fn schedule(&self, tenant: &Id, id: &Id) -> Result<Option<Schedule>, StoreError> {
+        let (t, i) = (tenant.as_str().to_string(), id.as_str().to_string());
+        let json: Option<String> = self
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT schedule FROM schedules WHERE tenant_id = ?1 AND schedule_id = ?2",
+                )
+                .map_err(db)?
+                .query_row(params![t, i], |r| r.get(0))
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        json.map(|j| from_json("schedule", &j)).transpose()
+    }
+
+    async fn schedules(
+        &self,
+        tenant: &Id,
+        filter: &ScheduleFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SchedulePage, StoreError> {
+        let t = tenant.as_str().to_string();
+        let after: i64 = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let n = sql_limit(limit) + 1;
+        let state = filter.state.map(|s| s.as_str().to_string());
+        let customer = filter.customer_key.clone();
+        let rows: Vec<(i64, String)> = self
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT seq, schedule FROM schedules WHERE tenant_id = ?1 AND seq > ?2
+                         AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR customer_key = ?4)
+                         ORDER BY seq LIMIT ?5",
+                    )
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map(params![t, after, state, customer, n], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .map_err(db)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                Ok(rows)
+            })
+            .await?;
+        let limit = limit.max(1);
+        let more = rows.len() > limit;
+        let mut schedules = Vec::new();
+        let mut last = 0;
+        for (seq, json) in rows.into_iter().take(limit) {
+            schedules.push(from_json("schedule", &json)?);
+            last = seq;
+        }
+        Ok(SchedulePage {
+            schedules,
+            next_cursor: more.then(|| last.to_string()),
+        })
+    }
+
+    async fn period(
+        &self,
+        tenant: &Id,
+        schedule_id: &Id,
+        occurrence: u32,
+    ) -> Result<Option<Id>, StoreError> {
+        let (t, i) = (
+            tenant.as_str().to_string(),
+            schedule_id.as_str().to_string(),
+        );
+        let id: Option<String> = self
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT document_id FROM schedule_periods
+                     WHERE tenant_id = ?1 AND schedule_id = ?2 AND occurrence = ?3",
+                )
+                .map_err(db)?
+                .query_row(params![t, i, occurrence], |r| r.get(0))
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        id.map(|i| parse_id("document id", &i)).transpose()
     }
 
     async fn customers(

@@ -36,7 +36,9 @@ fn doc_id(raw: &str) -> Result<Id, AppError> {
 }
 
 /// Parses a JSON body into `T`, with schema errors naming the field.
-fn body_json<T: DeserializeOwned + utoipa::ToSchema>(bytes: &[u8]) -> Result<T, AppError> {
+pub(crate) fn body_json<T: DeserializeOwned + utoipa::ToSchema>(
+    bytes: &[u8],
+) -> Result<T, AppError> {
     let text = std::str::from_utf8(bytes).map_err(|_| {
         AppError::new(
             ErrorKind::BadRequest,
@@ -326,17 +328,17 @@ pub async fn xml(
 
 /// What a write route is: its method and path (the idempotency key's scope), the status of
 /// success, and whether it takes a JSON body.
-struct WriteRoute<'a> {
-    method: &'static str,
-    path: &'a str,
-    ok: StatusCode,
-    json: bool,
+pub(crate) struct WriteRoute<'a> {
+    pub method: &'static str,
+    pub path: &'a str,
+    pub ok: StatusCode,
+    pub json: bool,
 }
 
 /// Every write route: the body read within its bound (JSON where the route takes it), the
 /// caller authenticated, the idempotency key checked, then the command `build` makes of the
 /// body run as one change.
-async fn write(
+pub(crate) async fn write(
     state: &AppState,
     request_id: &RequestId,
     headers: &HeaderMap,

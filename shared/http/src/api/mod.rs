@@ -3,8 +3,10 @@
 //! `409`; kept 48 h).
 
 pub mod customers;
+pub mod dev;
 pub mod documents;
 pub mod jobs;
+pub mod schedules;
 
 use std::sync::Arc;
 
@@ -128,6 +130,11 @@ pub fn render_outcome(
         Ok(Outcome::Customer(c)) => (
             ok_status.as_u16(),
             serde_json::to_string(&CustomerDto::from(c)).unwrap_or_default(),
+        ),
+        Ok(Outcome::Schedule(s)) => (
+            ok_status.as_u16(),
+            serde_json::to_string(&crate::dto::schedules::ScheduleDto::from(s.as_ref()))
+                .unwrap_or_default(),
         ),
         Err(e) => (crate::status_of(e.kind).as_u16(), error_body(e).to_string()),
     }

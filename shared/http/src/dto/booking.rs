@@ -53,8 +53,8 @@ pub struct WireBooking {
     pub booked_at: String,
     /// `invoice` (default: the tenant's setting) or `proforma_first` (created only).
     #[serde(default)]
-    #[schema(schema_with = super::values::billing_or_null)]
-    pub billing: Option<String>,
+    #[schema(schema_with = super::values::billing_or_schedule)]
+    pub billing: Option<WireBilling>,
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     #[serde(default)]
@@ -66,6 +66,20 @@ pub struct WireBooking {
     pub reference: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// How a booking is billed: `invoice` (default: the tenant's setting), `proforma_first`, or
+/// `{"schedule": {…}}` — instalments (`count`) or a recurring price per period.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum WireBilling {
+    Name(Option<String>),
+    Scheduled(WireScheduled),
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WireScheduled {
+    pub schedule: super::schedules::WireSchedule,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -347,11 +361,22 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
     let data = envelope.data.get();
     match envelope.event_type.as_str() {
         "booking.created" => {
-            let wire: WireBooking = from_json_object(data, "data")?;
-            let billing = billing("data.billing", wire.billing.as_deref())?;
+            let mut wire: WireBooking = from_json_object(data, "data")?;
+            let (billing, schedule) = match wire.billing.take() {
+                None | Some(WireBilling::Name(None)) => (None, None),
+                Some(WireBilling::Name(Some(name))) => (billing("data.billing", &name)?, None),
+                Some(WireBilling::Scheduled(s)) => (
+                    None,
+                    Some(super::schedules::schedule_spec(
+                        s.schedule,
+                        "data.billing.schedule.",
+                    )?),
+                ),
+            };
             Ok(BookingEvent::Created {
                 booking: booking(wire, "data.")?,
                 billing,
+                schedule,
             })
         }
         "booking.updated" => {
@@ -440,12 +465,11 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
     }
 }
 
-fn billing(field: &str, value: Option<&str>) -> Result<Option<Billing>, AppError> {
+fn billing(field: &str, value: &str) -> Result<Option<Billing>, AppError> {
     match value {
-        None => Ok(None),
-        Some("invoice") => Ok(Some(Billing::Invoice)),
-        Some("proforma_first") => Ok(Some(Billing::ProformaFirst)),
-        Some(other) => Err(AppError::invalid(
+        "invoice" => Ok(Some(Billing::Invoice)),
+        "proforma_first" => Ok(Some(Billing::ProformaFirst)),
+        other => Err(AppError::invalid(
             field,
             format!("'{}' must be 'invoice' or 'proforma_first'", shorten(other)),
         )),
@@ -510,7 +534,7 @@ pub fn leitweg_id(field: &str, value: &str) -> Result<String, AppError> {
     faktura_domain::values::leitweg_id(value).map_err(|e| AppError::invalid(field, e.0))
 }
 
-fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
+pub(crate) fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
         AppError::invalid(
             field,
@@ -521,6 +545,93 @@ fn date(field: &str, value: &str) -> Result<NaiveDate, AppError> {
 
 /// The booking `w` describes; field names start with `p` (`data.` for the webhook, nothing
 /// for the API).
+/// A booking's items (also a schedule's), each checked where it is (`{p}items[i]…`).
+pub fn items(wire: Vec<WireItem>, p: &str) -> Result<Vec<BookingItem>, AppError> {
+    if wire.is_empty() {
+        return Err(AppError::new(
+            ErrorKind::Unprocessable,
+            "no_items",
+            "a booking needs at least one item",
+        )
+        .with_field(format!("{p}items")));
+    }
+    if wire.len() > MAX_ITEMS {
+        return Err(AppError::invalid(
+            format!("{p}items"),
+            format!("at most {MAX_ITEMS} items per booking"),
+        ));
+    }
+    let mut items = Vec::with_capacity(wire.len());
+    for (i, item) in wire.into_iter().enumerate() {
+        let f = |name: &str| format!("{p}items[{i}].{name}");
+        let quantity = item.quantity.parse(&f("quantity"), 4)?;
+        if quantity <= Decimal::ZERO {
+            return Err(AppError::invalid(
+                f("quantity"),
+                "must be greater than zero",
+            ));
+        }
+        let unit = item.unit.unwrap_or_else(|| "C62".to_string());
+        if unit.is_empty() || unit.len() > 3 || !unit.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(AppError::invalid(
+                f("unit"),
+                format!(
+                    "'{}' is not a UN/ECE Recommendation 20 unit code",
+                    shorten(&unit)
+                ),
+            ));
+        }
+        let vat_rate = match &item.vat_rate {
+            Some(r) => {
+                let value = r.parse(&f("vat_rate"), 2)?;
+                Some(VatRate::new(value).map_err(|e| AppError::invalid(f("vat_rate"), e.0))?)
+            }
+            None => None,
+        };
+        let vat_category = match item.vat_category.as_deref() {
+            Some(code) => Some(VatCategory::parse(code).ok_or_else(|| {
+                AppError::invalid(
+                    f("vat_category"),
+                    format!("'{}' is not one of S, Z, E, AE, K, G, O", shorten(code)),
+                )
+            })?),
+            None => None,
+        };
+        let service = match (item.service_date, item.service_period) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid(
+                    f("service_period"),
+                    "give service_date or service_period, not both",
+                ));
+            }
+            (Some(d), None) => Some(ServicePeriod::day(date(&f("service_date"), &d)?)),
+            (None, Some(p)) => {
+                let start = date(&f("service_period.start"), &p.start)?;
+                let end = date(&f("service_period.end"), &p.end)?;
+                if end < start {
+                    return Err(AppError::invalid(
+                        f("service_period.end"),
+                        "the period ends before it starts",
+                    ));
+                }
+                Some(ServicePeriod { start, end })
+            }
+            (None, None) => None,
+        };
+        items.push(BookingItem {
+            description: text(&f("description"), item.description, 1000, true)?,
+            quantity,
+            unit,
+            unit_price: item.unit_price.parse(&f("unit_price"), 4)?,
+            vat_rate,
+            vat_category,
+            service,
+        });
+    }
+
+    Ok(items)
+}
+
 pub fn booking(w: WireBooking, p: &str) -> Result<Booking, AppError> {
     let id: Id = parsed(&format!("{p}id"), &w.id)?;
     let booked_at = instant(&format!("{p}booked_at"), &w.booked_at)?;
@@ -610,88 +721,7 @@ pub fn booking(w: WireBooking, p: &str) -> Result<Booking, AppError> {
         },
     };
 
-    if w.items.is_empty() {
-        return Err(AppError::new(
-            ErrorKind::Unprocessable,
-            "no_items",
-            "a booking needs at least one item",
-        )
-        .with_field(format!("{p}items")));
-    }
-    if w.items.len() > MAX_ITEMS {
-        return Err(AppError::invalid(
-            format!("{p}items"),
-            format!("at most {MAX_ITEMS} items per booking"),
-        ));
-    }
-    let mut items = Vec::with_capacity(w.items.len());
-    for (i, item) in w.items.into_iter().enumerate() {
-        let f = |name: &str| format!("{p}items[{i}].{name}");
-        let quantity = item.quantity.parse(&f("quantity"), 4)?;
-        if quantity <= Decimal::ZERO {
-            return Err(AppError::invalid(
-                f("quantity"),
-                "must be greater than zero",
-            ));
-        }
-        let unit = item.unit.unwrap_or_else(|| "C62".to_string());
-        if unit.is_empty() || unit.len() > 3 || !unit.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(AppError::invalid(
-                f("unit"),
-                format!(
-                    "'{}' is not a UN/ECE Recommendation 20 unit code",
-                    shorten(&unit)
-                ),
-            ));
-        }
-        let vat_rate = match &item.vat_rate {
-            Some(r) => {
-                let value = r.parse(&f("vat_rate"), 2)?;
-                Some(VatRate::new(value).map_err(|e| AppError::invalid(f("vat_rate"), e.0))?)
-            }
-            None => None,
-        };
-        let vat_category = match item.vat_category.as_deref() {
-            Some(code) => Some(VatCategory::parse(code).ok_or_else(|| {
-                AppError::invalid(
-                    f("vat_category"),
-                    format!("'{}' is not one of S, Z, E, AE, K, G, O", shorten(code)),
-                )
-            })?),
-            None => None,
-        };
-        let service = match (item.service_date, item.service_period) {
-            (Some(_), Some(_)) => {
-                return Err(AppError::invalid(
-                    f("service_period"),
-                    "give service_date or service_period, not both",
-                ));
-            }
-            (Some(d), None) => Some(ServicePeriod::day(date(&f("service_date"), &d)?)),
-            (None, Some(p)) => {
-                let start = date(&f("service_period.start"), &p.start)?;
-                let end = date(&f("service_period.end"), &p.end)?;
-                if end < start {
-                    return Err(AppError::invalid(
-                        f("service_period.end"),
-                        "the period ends before it starts",
-                    ));
-                }
-                Some(ServicePeriod { start, end })
-            }
-            (None, None) => None,
-        };
-        items.push(BookingItem {
-            description: text(&f("description"), item.description, 1000, true)?,
-            quantity,
-            unit,
-            unit_price: item.unit_price.parse(&f("unit_price"), 4)?,
-            vat_rate,
-            vat_category,
-            service,
-        });
-    }
-
+    let items = items(w.items, p)?;
     Ok(Booking {
         id,
         booked_at,

@@ -5,6 +5,7 @@ pub mod booking;
 pub mod customers;
 pub mod documents;
 pub mod jobs;
+pub mod schedules;
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -177,7 +178,7 @@ pub mod values {
         /// What is owed on the document.
         payment_state: ["open", "partially_paid", "paid", "overpaid", "nothing_due"];
         /// Where the document came from.
-        source: ["booking", "api"];
+        source: ["booking", "api", "schedule"];
         /// Which document goes to the customer.
         einvoice: ["pdf", "zugferd", "xrechnung"];
         /// Why VAT is (not) charged.
@@ -193,7 +194,15 @@ pub mod values {
         /// What a ledger entry records.
         ledger_kind: ["charge", "payment", "refund", "credit", "credit_applied", "credit_used"];
         /// What the job does.
-        job_kind: ["apply_booking_events", "render_document", "deliver_document"];
+        job_kind: ["apply_booking_events", "render_document", "deliver_document", "bill_schedule"];
+        /// How often a schedule bills.
+        interval: ["week", "month", "quarter", "year"];
+        /// Where a schedule is.
+        schedule_state: ["active", "paused", "stopped", "completed"];
+        /// How a schedule bills: the total in instalments, or the items every period.
+        schedule_mode: ["instalments", "recurring"];
+        /// What happens to periods missed in an outage.
+        missed: ["catch_up", "skip"];
         /// Where the job is.
         job_state: ["pending", "running", "done", "failed"];
         /// The booking event's type.
@@ -236,6 +245,42 @@ pub mod values {
             true,
             "`invoice` (default: the tenant's setting) or `proforma_first` (created only).",
         )
+    }
+
+    pub fn schedule_mode_or_null() -> Object {
+        one_of(
+            &["instalments", "recurring"],
+            true,
+            "`instalments` or `recurring`; default: instalments with a count, else recurring.",
+        )
+    }
+
+    pub fn missed_or_null() -> Object {
+        one_of(
+            &["catch_up", "skip"],
+            true,
+            "`catch_up` (default) or `skip`.",
+        )
+    }
+
+    pub fn schedule_action_or_null() -> Object {
+        one_of(
+            &["pause", "resume", "stop"],
+            true,
+            "`pause`, `resume` or `stop`.",
+        )
+    }
+
+    /// `billing`: a name (or `null`), or `{"schedule": …}`.
+    pub fn billing_or_schedule() -> utoipa::openapi::schema::Schema {
+        let one_of = utoipa::openapi::schema::OneOfBuilder::new()
+            .item(billing_or_null())
+            .item(utoipa::openapi::Ref::from_schema_name("WireScheduled"))
+            .description(Some(
+                "`invoice` (default: the tenant's setting), `proforma_first` (created only), or `{\"schedule\": {…}}`: instalments or a recurring price (created only).",
+            ))
+            .build();
+        utoipa::openapi::schema::Schema::OneOf(one_of)
     }
 
     pub fn vat_category_or_null() -> Object {
