@@ -9,6 +9,7 @@ mod hardening;
 mod migration;
 mod openapi;
 mod pipeline;
+mod schedules;
 mod template;
 mod webhook_api;
 mod webhook_fuzz;

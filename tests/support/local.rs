@@ -61,6 +61,56 @@ impl TestApp {
         }
     }
 
+    /// A local Faktura on a simulated clock started at `at` (`faktura serve
+    /// --simulated-clock`): time moves only by [`TestApp::advance`].
+    pub async fn start_simulated(at: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestApp::simulated_on(dir, load_tenants(), at).await
+    }
+
+    /// Stops this app (an outage) and starts a new one on the same data at `at`.
+    pub async fn restart_simulated(self, at: &str) -> TestApp {
+        let TestApp { app, _dir: dir, .. } = self;
+        app.shutdown().await;
+        TestApp::simulated_on(dir, load_tenants(), at).await
+    }
+
+    async fn simulated_on(dir: tempfile::TempDir, tenants: Vec<LocalTenant>, at: &str) -> TestApp {
+        let mut config = LocalConfig::new(dir.path().join("data"), tenants);
+        config.schedule_every = Duration::from_secs(3600);
+        config.simulated_clock = Some(
+            chrono::DateTime::parse_from_rfc3339(at)
+                .expect("an RFC 3339 instant")
+                .with_timezone(&chrono::Utc),
+        );
+        let mut app = LocalApp::start(config).await.expect("local app starts");
+        let addr = app
+            .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("serves");
+        TestApp {
+            app,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// `POST /v1/dev/clock` with `body` (`{"advance": …}` or `{"to": …}`); panics unless 200.
+    pub async fn move_clock(&self, body: Value) -> Value {
+        let (a, _) = self
+            .api(
+                reqwest::Method::POST,
+                "/v1/dev/clock",
+                Some(DEMO_KEY),
+                None,
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(a.status, 200, "moving the clock: {}", a.json);
+        a.json
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self._dir.path().join("data")
     }

@@ -187,6 +187,7 @@ impl LocalApp {
                     }
                 }));
                 state.dev_clock = Some(dev);
+                state.webhook_clock = Arc::new(SystemClock);
             }
             None => tasks.push(tokio::spawn(schedule_periodically(
                 scheduler.clone(),

@@ -39,6 +39,9 @@ pub struct AppState {
     pub commands: Commands,
     pub queries: Queries,
     pub clock: Arc<dyn Clock>,
+    /// What webhook timestamps are checked against: the platform signs with the real time,
+    /// also when local mode runs on a simulated clock.
+    pub webhook_clock: Arc<dyn Clock>,
     /// A request still running after this is answered `503 timeout`.
     pub request_timeout: Duration,
     /// Local mode's simulated clock (`POST /v1/dev/clock`); `None`: the route does not exist.
@@ -51,6 +54,7 @@ impl AppState {
         AppState {
             tenants: stores.tenants.clone(),
             clock: stores.clock.clone(),
+            webhook_clock: stores.clock.clone(),
             intake: BookingIntake::new(stores.clone(), einvoice.clone()),
             commands: Commands::new(stores.clone(), einvoice.clone()),
             queries: Queries::new(stores, einvoice),

@@ -70,7 +70,7 @@ pub async fn booking_webhook(
         timestamp: header_str(&headers, "webhook-timestamp"),
         signature: header_str(&headers, "webhook-signature"),
     };
-    let now = state.clock.now().timestamp();
+    let now = state.webhook_clock.now().timestamp();
     signature::verify(&secrets, &signed, &body, now)
         .map_err(|e| AppError::new(ErrorKind::Unauthorized, e.code(), e.message()))?;
 
