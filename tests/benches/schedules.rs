@@ -1,0 +1,174 @@
+//! Scheduled billing at scale, measured: `cargo bench -p faktura-tests --bench schedules`
+//! (sizes: `FAKTURA_BENCH_SCHEDULES=1000,10000,100000`; default 1000 and 10000).
+//!
+//! N monthly schedules whose occurrence is due now, on a SQLite file (the local adapter, WAL):
+//! the scheduler's run over the 8 due-index shards (each due `bill_schedule` job deferred by a
+//! conditional write and announced), then the jobs run by two workers (two cores): each claims
+//! its job, reads schedule, tenant, customer and counter, and commits one change — the invoice
+//! with its number, charge, audit entry and render job, the (schedule, occurrence) claim, the
+//! schedule at its version and the next occurrence's job. Rendering and mail are not part of
+//! it (the pipeline bench measures them). Reports time per item and the peak resident memory.
+//!
+//! Under `cargo test --benches` it bills 20 schedules as a smoke test.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use faktura_domain::ports::{Change, Stores, SystemClock, TenantRecord};
+use faktura_domain::schedule::{End, Interval, MissedPeriods, Mode, ScheduleSpec};
+use faktura_domain::service::jobs::{Handlers, JobRunner, RunOutcome, Scheduler};
+use faktura_domain::service::schedules::{ScheduleBiller, create_into, plan_schedule};
+use faktura_embedded::{FsFileStore, SqliteStore, StaticTenants};
+use faktura_tests::contract::{self, DroppedEvents};
+
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// The peak resident set of this process so far (VmHWM), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn micros_each(elapsed: Duration, n: usize) -> f64 {
+    elapsed.as_secs_f64() * 1e6 / n as f64
+}
+
+async fn run(n: usize) {
+    let dir = tempfile::tempdir().expect("dir");
+    let tenant = contract::sample_tenant(&contract::id("bench"));
+    let db = Arc::new(SqliteStore::open(&dir.path().join("faktura.sqlite3")).expect("db"));
+    let stores = Stores {
+        tenants: Arc::new(StaticTenants::new(vec![(
+            TenantRecord {
+                tenant: tenant.clone(),
+                webhook_secrets: Vec::new(),
+            },
+            Vec::new(),
+        )])),
+        repository: db.clone(),
+        jobs: db,
+        files: Arc::new(FsFileStore::new(dir.path().join("documents"))),
+        events: Arc::new(DroppedEvents),
+        clock: Arc::new(SystemClock),
+    };
+    let einvoice = Arc::new(faktura_einvoice::EInvoiceXml);
+    let now = Utc::now();
+    let spec = ScheduleSpec {
+        mode: Mode::Recurring,
+        interval: Interval::Month,
+        anchor: Some(tenant.today(now)),
+        end: End::Never,
+        missed: MissedPeriods::CatchUp,
+        payment_terms_days: None,
+    };
+    let started = Instant::now();
+    // Created in batches of 25 per transaction (a schedule and its job are 2 writes).
+    let mut change = Change::for_tenant(&tenant.id);
+    for i in 0..n {
+        let booking = contract::booking_with(&format!("bk_{i}"), &format!("cus_{i}"), "1");
+        let schedule =
+            plan_schedule(&tenant, &booking, &spec, None, einvoice.as_ref(), now).expect("plan");
+        create_into(&mut change, &tenant, &schedule, now);
+        if change.schedules.len() == 25 || i + 1 == n {
+            let full = std::mem::replace(&mut change, Change::for_tenant(&tenant.id));
+            stores.repository.commit(full).await.expect("commit");
+        }
+    }
+    let created = started.elapsed();
+
+    let started = Instant::now();
+    let report = Scheduler::new(stores.clone())
+        .dispatch_due(n)
+        .await
+        .expect("dispatch");
+    let dispatched = started.elapsed();
+    assert_eq!(report.dispatched, n, "every due occurrence handed out");
+
+    let mut due = Vec::new();
+    for shard in 0..faktura_domain::jobs::SHARDS {
+        due.extend(
+            stores
+                .jobs
+                .due_jobs(shard, now + chrono::TimeDelta::minutes(3), n)
+                .await
+                .expect("due"),
+        );
+    }
+    due.retain(|d| d.kind == faktura_domain::jobs::JobKind::BillSchedule);
+    assert_eq!(due.len(), n);
+    let runner = JobRunner::new(
+        stores.clone(),
+        Handlers {
+            schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
+            ..Handlers::default()
+        },
+    );
+    let started = Instant::now();
+    let halves: Vec<Vec<_>> = due.chunks(n.div_ceil(2)).map(<[_]>::to_vec).collect();
+    let mut workers = tokio::task::JoinSet::new();
+    for half in halves {
+        let runner = runner.clone();
+        workers.spawn(async move {
+            let mut billed = 0;
+            for d in half {
+                if runner.run(&d.tenant_id, &d.id).await.expect("run") == RunOutcome::Done {
+                    billed += 1;
+                }
+            }
+            billed
+        });
+    }
+    let mut billed = 0;
+    while let Some(b) = workers.join_next().await {
+        billed += b.expect("worker");
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(billed, n);
+    let first = stores
+        .repository
+        .schedules(&tenant.id, &Default::default(), None, 1)
+        .await
+        .expect("list");
+    assert_eq!(first.schedules[0].billed.len(), 1, "each billed once");
+    println!(
+        "{n:>7} due schedules on SQLite (file, WAL): create {:6.1} µs each; \
+         scheduler run {:6.1} µs each ({:.2} s); bill (2 workers) {:6.1} µs each ({:.2} s, {:.0}/s); \
+         peak RSS {:.0} MiB",
+        micros_each(created, n),
+        micros_each(dispatched, n),
+        dispatched.as_secs_f64(),
+        micros_each(elapsed, n),
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib(),
+    );
+}
+
+fn main() {
+    let sizes: Vec<usize> = if smoke() {
+        vec![20]
+    } else {
+        std::env::var("FAKTURA_BENCH_SCHEDULES")
+            .unwrap_or_else(|_| "1000,10000".into())
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for n in sizes {
+        runtime.block_on(run(n));
+    }
+}
