@@ -94,9 +94,10 @@ pub const GSI3: IndexSchema = IndexSchema {
     projection: Projection::KeysOnly,
 };
 
-/// GSI4: subscriptions (recurring invoices, instalments) by next run (`GSI4PK =
-/// SUBSCRIPTIONS#DUE`, `GSI4SK = {next run}#{t}#{subscription id}`), sparse: only active
-/// subscriptions carry it. Declared for the recurring-billing work; nothing writes it yet.
+/// GSI4: declared for schedules by next run, and kept unused: a schedule's next occurrence is
+/// its `bill_schedule` job, so the sharded job index GSI2 finds due schedules (one due index
+/// for all timed work, see docs/SCHEDULING.md). Nothing writes it; removing an index from a
+/// deployed table is a change of its own.
 pub const GSI4: IndexSchema = IndexSchema {
     name: "GSI4",
     partition_key: "GSI4PK",
