@@ -52,6 +52,11 @@ impl Adapters {
     /// The stores the use cases run on: these adapters, `tenants`, the system clock and a bus
     /// that drops events (the races drive jobs themselves).
     pub fn stores(&self, tenants: &[Tenant]) -> Stores {
+        self.stores_at(tenants, Arc::new(SystemClock))
+    }
+
+    /// [`Adapters::stores`] on another clock (a test that moves time).
+    pub fn stores_at(&self, tenants: &[Tenant], clock: Arc<dyn Clock>) -> Stores {
         let records = tenants
             .iter()
             .map(|t| {
@@ -70,7 +75,7 @@ impl Adapters {
             jobs: self.jobs.clone(),
             files: self.files.clone(),
             events: Arc::new(DroppedEvents),
-            clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+            clock,
         }
     }
 }
@@ -124,6 +129,7 @@ macro_rules! contract_suite {
             schedules::schedules_are_versioned_and_claimed_once,
             schedules::each_occurrence_is_billed_once_under_concurrency,
             schedules::a_stop_racing_a_bill_leaves_no_invoice_after_it,
+            schedules::a_year_of_schedules,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {

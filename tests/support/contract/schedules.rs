@@ -301,3 +301,219 @@ pub async fn a_stop_racing_a_bill_leaves_no_invoice_after_it(a: &Adapters) {
         );
     }
 }
+
+/// A clock the test moves.
+struct TestClock(std::sync::Mutex<chrono::DateTime<Utc>>);
+
+impl faktura_domain::ports::Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+/// A year of schedules, the clock moved from due instant to due instant: a 12-month
+/// instalment plan from 31 January (paid on time), a monthly membership from 15 January
+/// (paid in part), a quarterly plan (never paid). Every invoice, number, date, amount and
+/// balance at the end is checked against a computation of the test's own.
+pub async fn a_year_of_schedules(a: &Adapters) {
+    use chrono::NaiveDate;
+    use faktura_domain::booking::PaymentFact;
+    use faktura_domain::jobs::{JobKind, SHARDS};
+    use faktura_domain::service::commands::{Command, Commands};
+    use faktura_domain::service::jobs::{Handlers, JobRunner};
+
+    let tenant = sample_tenant(&fresh_tenant_id());
+    let berlin = faktura_domain::values::TimeZone::default();
+    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+    let start = berlin.start_of(d(2027, 1, 10)) + chrono::TimeDelta::hours(9);
+    let clock = Arc::new(TestClock(std::sync::Mutex::new(start)));
+    let stores = a.stores_at(std::slice::from_ref(&tenant), clock.clone());
+    let einvoice = Arc::new(faktura_einvoice::EInvoiceXml);
+    let plans = [
+        // (customer, quantity × 119.00 gross, interval, anchor, count)
+        ("cus_course", "10", Interval::Month, d(2027, 1, 31), Some(12)),
+        ("cus_member", "1", Interval::Month, d(2027, 1, 15), None),
+        ("cus_quarter", "4", Interval::Quarter, d(2027, 2, 28), Some(4)),
+    ];
+    let mut ids = Vec::new();
+    for (customer, quantity, interval, anchor, count) in plans {
+        let booking = booking_with(&format!("bk_{customer}"), customer, quantity);
+        let spec = ScheduleSpec {
+            mode: if count.is_some() {
+                Mode::Instalments
+            } else {
+                Mode::Recurring
+            },
+            interval,
+            anchor: Some(anchor),
+            end: count.map_or(End::Never, |count| End::After { count }),
+            missed: MissedPeriods::CatchUp,
+            payment_terms_days: None,
+        };
+        let schedule = plan_schedule(&tenant, &booking, &spec, None, einvoice.as_ref(), start)
+            .expect("a schedule");
+        let mut change = Change::for_tenant(&tenant.id);
+        create_into(&mut change, &tenant, &schedule, start);
+        a.repository.commit(change).await.expect("created");
+        ids.push(schedule.id.clone());
+    }
+    let runner = JobRunner::new(
+        stores.clone(),
+        Handlers {
+            schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
+            ..Handlers::default()
+        },
+    );
+    let commands = Commands::new(stores.clone(), einvoice.clone());
+    let cause = faktura_domain::audit::Cause::Migration { from_version: 0 };
+    let end = berlin.start_of(d(2028, 1, 1)) - chrono::TimeDelta::seconds(1);
+    let mut paid_docs = std::collections::BTreeSet::new();
+    let mut stops = 0;
+    loop {
+        // Run every bill job due now; pay what was just billed, as each customer does.
+        let now = *clock.0.lock().expect("clock");
+        let mut due = Vec::new();
+        for shard in 0..SHARDS {
+            due.extend(a.jobs.due_jobs(shard, now, 1000).await.expect("due"));
+        }
+        due.retain(|j| j.kind == JobKind::BillSchedule);
+        due.sort_by_key(|j| j.due_at);
+        for j in &due {
+            runner.run(&j.tenant_id, &j.id).await.expect("run");
+        }
+        for (customer, share) in [("cus_course", 1), ("cus_member", 2)] {
+            let schedule = a
+                .repository
+                .schedule(&tenant.id, &ids[if customer == "cus_course" { 0 } else { 1 }])
+                .await
+                .expect("read")
+                .expect("stored");
+            for b in &schedule.billed {
+                if !paid_docs.insert(b.document_id.clone()) {
+                    continue;
+                }
+                let doc = a
+                    .repository
+                    .document(&tenant.id, &b.document_id)
+                    .await
+                    .expect("read")
+                    .expect("doc");
+                // The member pays half of each invoice.
+                let amount = doc.content.totals.amount_due.value() / Decimal::from(share);
+                commands
+                    .run(
+                        &tenant.id,
+                        Command::Payment {
+                            id: b.document_id.clone(),
+                            payment: PaymentFact {
+                                paid_at: now,
+                                amount: faktura_domain::money::Amount::round(amount),
+                                currency: doc.content.currency,
+                                method: Some("bank_transfer".into()),
+                                reference: Some(format!("pay-{}", b.document_id)),
+                            },
+                        },
+                        &cause,
+                        None,
+                    )
+                    .await
+                    .expect("paid");
+            }
+        }
+        // On to the next instant a bill job is due.
+        let mut next: Option<chrono::DateTime<Utc>> = None;
+        for shard in 0..SHARDS {
+            if let Some(t) = a.jobs.next_due(shard, now).await.expect("next") {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        match next {
+            Some(t) if t <= end => {
+                *clock.0.lock().expect("clock") = t;
+                stops += 1;
+            }
+            _ => break,
+        }
+        assert!(stops < 100, "the clock stops at each due instant only");
+    }
+
+    // What the year must have made, computed here: occurrence dates, amounts, numbers.
+    let month_end = |y: i32, m: u32, day: u32| {
+        (1..=day)
+            .rev()
+            .find_map(|x| NaiveDate::from_ymd_opt(y, m, x))
+            .expect("a day of the month")
+    };
+    let monthly = |anchor_day: u32, n: u32| -> Vec<NaiveDate> {
+        (0..n).map(|i| month_end(2027, 1 + i, anchor_day)).collect()
+    };
+    let course_dates = monthly(31, 12);
+    let member_dates = monthly(15, 12);
+    let quarter_dates: Vec<NaiveDate> =
+        [2, 5, 8, 11].iter().map(|m| month_end(2027, *m, 28)).collect();
+    // 10 × 119.00 = 1190.00 in 12: 99.17 × 2 and 99.16 × 10 (119000 cents = 12 × 9916 + 8… )
+    let shares = |total_cents: i64, n: i64| -> Vec<Decimal> {
+        let base = total_cents / n;
+        let extra = total_cents - base * n;
+        (0..n)
+            .map(|i| Decimal::new(base + i64::from(i < extra), 2))
+            .collect()
+    };
+    let expected: [(usize, &Vec<NaiveDate>, Vec<Decimal>); 3] = [
+        (0, &course_dates, shares(119_000, 12)),
+        (1, &member_dates, vec![Decimal::new(11_900, 2); 12]),
+        (2, &quarter_dates, shares(47_600, 4)),
+    ];
+    let mut numbers = Vec::new();
+    for (i, dates, amounts) in expected {
+        let schedule = a
+            .repository
+            .schedule(&tenant.id, &ids[i])
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(schedule.billed.len(), dates.len(), "schedule {i}");
+        let mut charged = Decimal::ZERO;
+        for (n, b) in schedule.billed.iter().enumerate() {
+            let doc = a
+                .repository
+                .document(&tenant.id, &b.document_id)
+                .await
+                .expect("read")
+                .expect("doc");
+            assert_eq!(doc.content.issue_date, dates[n], "schedule {i}, occurrence {n}");
+            assert_eq!(doc.content.lines[0].service.start, dates[n]);
+            assert_eq!(doc.content.totals.amount_due.value(), amounts[n], "schedule {i}, occurrence {n}");
+            charged += amounts[n];
+            numbers.push(doc.content.number.as_str().to_string());
+        }
+        let customer = schedule.customer.key();
+        let ledger = a.repository.ledger(&tenant.id, &customer).await.expect("ledger");
+        let balance = faktura_domain::ledger::balance(&ledger).value();
+        let paid: Decimal = match i {
+            0 => charged,
+            1 => schedule
+                .billed
+                .iter()
+                .map(|_| Decimal::new(5_950, 2))
+                .sum(),
+            _ => Decimal::ZERO,
+        };
+        assert_eq!(balance, charged - paid, "schedule {i}: balance");
+        assert_eq!(
+            schedule.state,
+            if i == 1 {
+                ScheduleState::Active
+            } else {
+                ScheduleState::Completed
+            }
+        );
+    }
+    // One gapless series for the tenant's year.
+    numbers.sort();
+    let want: Vec<String> = (1..=numbers.len())
+        .map(|n| format!("RE-2027-{n:05}"))
+        .collect();
+    assert_eq!(numbers, want);
+    assert_eq!(numbers.len(), 12 + 12 + 4);
+}
