@@ -1043,3 +1043,84 @@ async fn payments_through_the_api_function_and_a_cancellation_by_credit_note() {
     check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[&email1, &email2]);
 }
+
+/// A course paid in three monthly instalments, booked 40 days ago: the first two are due. The
+/// webhook's and the issue worker's announcements are lost, so the scheduler's runs hand out
+/// every step — the booking's job, each instalment's bill job, the render and delivery jobs —
+/// and the issue worker bills each due instalment once; the third waits for its day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_bills_due_instalments_through_the_issue_worker() {
+    let stack = stack_with_tenants(SENDER, true).await;
+    let emulator = Emulator::start();
+    let lost_bus = env_with(
+        &stack,
+        &[(faktura_lambda::config::EVENT_BUS_VAR, "no-such-bus")],
+    );
+    emulator.start_function(WEBHOOK, "faktura-webhook", &lost_bus);
+    emulator.start_function(ISSUE_ROUTE.worker, ISSUE_ROUTE.worker, &lost_bus);
+    let env = stack.function_env();
+    emulator.start_function(SCHEDULER, "faktura-scheduler", &env);
+    emulator.start_function(MAIL_ROUTE.worker, MAIL_ROUTE.worker, &env);
+    emulator.start_function(API, "faktura-api", &env);
+    let booked_at = (chrono::Utc::now() - chrono::TimeDelta::days(40)).to_rfc3339();
+    let email = "rates@example.org";
+    let body = json!({ "type": "booking.created", "data": {
+        "id": "bk_rates", "booked_at": booked_at, "currency": "EUR", "prices": "gross",
+        "customer": { "id": "cus_rates", "name": "Erika Mustermann", "email": email,
+            "address": { "line1": "Hauptstr. 5", "postal_code": "10115", "city": "Berlin", "country": "DE" } },
+        "items": [{ "description": "Yogalehrer-Ausbildung", "quantity": "1", "unit_price": "900.00", "vat_rate": "19" }],
+        "billing": { "schedule": { "interval": "month", "count": 3 } } } })
+    .to_string();
+    let (status, answer) = post_booking(&emulator, "msg_rates_1", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    schedule_until(&emulator, &stack, 12, || async {
+        let docs = documents(&stack, Some(DocumentKind::Invoice)).await;
+        docs.len() == 2 && docs.iter().all(|d| d.delivery.is_sent())
+    })
+    .await;
+    let docs = documents(&stack, Some(DocumentKind::Invoice)).await;
+    let mut labels: Vec<String> = docs
+        .iter()
+        .map(|d| d.content.lines[0].description.clone())
+        .collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        vec![
+            "Rate 1 von 3: Yogalehrer-Ausbildung",
+            "Rate 2 von 3: Yogalehrer-Ausbildung"
+        ]
+    );
+    assert!(
+        docs.iter()
+            .all(|d| d.content.totals.amount_due.to_string() == "300.00")
+    );
+    assert_eq!(mails_to(email).await.len(), 2, "one mail per instalment");
+
+    // The schedule through the API function: two billed, the third on its day.
+    let r = emulator
+        .http
+        .get(emulator.url(API, "/v1/schedules?customer=ext:cus_rates"))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .expect("GET schedules");
+    assert_eq!(r.status().as_u16(), 200);
+    let list: Value = r.json().await.expect("JSON");
+    let schedule = &list["schedules"][0];
+    assert_eq!(
+        schedule["billed"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+    assert_eq!(schedule["state"], "active");
+    // Nothing else is due: more runs bill nothing.
+    let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
+    assert_eq!(report["dispatched"], 0, "{report}");
+    assert_eq!(
+        documents(&stack, Some(DocumentKind::Invoice)).await.len(),
+        2
+    );
+    check_iam(&stack);
+    assert_logs_hold_no_personal_data(&emulator, &[email]);
+}

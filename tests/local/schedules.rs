@@ -16,9 +16,17 @@ fn customer(id: &str) -> Value {
                          "country": "DE" } })
 }
 
-async fn call(t: &TestApp, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let body = body.map(|b| b.to_string());
-    let (a, _) = t.api(method, path, Some(DEMO_KEY), key, body.as_deref()).await;
+    let (a, _) = t
+        .api(method, path, Some(DEMO_KEY), key, body.as_deref())
+        .await;
     (a.status, a.json)
 }
 
@@ -39,7 +47,13 @@ fn dec(v: &Value) -> Decimal {
 async fn invoices(t: &TestApp, schedule: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     for b in schedule["billed"].as_array().expect("billed") {
-        out.push(get(t, &format!("/v1/invoices/{}", b["document_id"].as_str().unwrap())).await);
+        out.push(
+            get(
+                t,
+                &format!("/v1/invoices/{}", b["document_id"].as_str().unwrap()),
+            )
+            .await,
+        );
     }
     out
 }
@@ -67,28 +81,47 @@ fn mails_to(t: &TestApp, to: &str) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dev_clock_exists_only_with_the_flag() {
     let t = TestApp::start().await;
-    let (status, body) = call(&t, Method::POST, "/v1/dev/clock", None, Some(json!({"advance": "P1D"}))).await;
+    let (status, body) = call(
+        &t,
+        Method::POST,
+        "/v1/dev/clock",
+        None,
+        Some(json!({"advance": "P1D"})),
+    )
+    .await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], "route_not_found");
 
     let t = TestApp::start_simulated("2026-12-01T08:00:00+01:00").await;
     let moved = t.move_clock(json!({ "advance": "P1D" })).await;
     assert_eq!(moved["now"], "2026-12-02T07:00:00+00:00");
-    let moved = t.move_clock(json!({ "to": "2026-12-24T18:00:00+01:00" })).await;
+    let moved = t
+        .move_clock(json!({ "to": "2026-12-24T18:00:00+01:00" }))
+        .await;
     assert_eq!(moved["now"], "2026-12-24T17:00:00+00:00");
     for (body, code) in [
         (json!({ "advance": "one day" }), "invalid_value"),
         (json!({ "to": "2026-12-01T00:00:00Z" }), "clock_backwards"),
         (json!({}), "invalid_value"),
-        (json!({ "advance": "P1D", "to": "2027-01-01T00:00:00Z" }), "invalid_value"),
+        (
+            json!({ "advance": "P1D", "to": "2027-01-01T00:00:00Z" }),
+            "invalid_value",
+        ),
     ] {
-        let (status, answer) = call(&t, Method::POST, "/v1/dev/clock", None, Some(body.clone())).await;
+        let (status, answer) =
+            call(&t, Method::POST, "/v1/dev/clock", None, Some(body.clone())).await;
         assert!(status == 422 || status == 400, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
     }
     // The API key is required.
     let (a, _) = t
-        .api(Method::POST, "/v1/dev/clock", None, None, Some(r#"{"advance":"P1D"}"#))
+        .api(
+            Method::POST,
+            "/v1/dev/clock",
+            None,
+            None,
+            Some(r#"{"advance":"P1D"}"#),
+        )
         .await;
     assert_eq!(a.status, 401, "{}", a.json);
 }
@@ -107,7 +140,11 @@ async fn a_booking_paid_in_instalments() {
         "billing": { "schedule": { "interval": "month", "count": 3 } } } });
     let a = t.post_signed(DEMO, DEMO_SECRET, &booking.to_string()).await;
     assert_eq!(a.status, 202, "{}", a.json);
-    assert!(a.json["document_id"].is_null(), "no invoice at once: {}", a.json);
+    assert!(
+        a.json["document_id"].is_null(),
+        "no invoice at once: {}",
+        a.json
+    );
     t.move_clock(json!({ "advance": "PT1M" })).await;
 
     let list = get(&t, "/v1/schedules?customer=ext:cus_course").await;
@@ -126,9 +163,14 @@ async fn a_booking_paid_in_instalments() {
         .iter()
         .map(|o| (o["date"].as_str().unwrap(), o["gross"].as_str().unwrap()))
         .collect();
-    assert_eq!(coming, vec![("2027-02-28", "333.33"), ("2027-03-31", "333.33")]);
+    assert_eq!(
+        coming,
+        vec![("2027-02-28", "333.33"), ("2027-03-31", "333.33")]
+    );
 
-    let moved = t.move_clock(json!({ "to": "2027-04-15T12:00:00+02:00" })).await;
+    let moved = t
+        .move_clock(json!({ "to": "2027-04-15T12:00:00+02:00" }))
+        .await;
     assert!(moved["stops"].as_u64().unwrap() >= 2, "{moved}");
     let schedule = get(&t, &format!("/v1/schedules/{id}")).await;
     assert_eq!(schedule["state"], "completed", "{schedule}");
@@ -139,7 +181,11 @@ async fn a_booking_paid_in_instalments() {
     let mut numbers = Vec::new();
     for (n, (doc, (day, gross))) in docs
         .iter()
-        .zip([("2027-01-31", "333.34"), ("2027-02-28", "333.33"), ("2027-03-31", "333.33")])
+        .zip([
+            ("2027-01-31", "333.34"),
+            ("2027-02-28", "333.33"),
+            ("2027-03-31", "333.33"),
+        ])
         .enumerate()
     {
         assert_eq!(doc["issue_date"], day, "issued on its day: {doc}");
@@ -156,11 +202,22 @@ async fn a_booking_paid_in_instalments() {
         numbers.push(doc["number"].as_str().unwrap().to_string());
         assert_eq!(doc["delivery"]["state"], "sent", "{doc}");
     }
-    assert_eq!(total, Decimal::new(100_000, 2), "the instalments add up to the cent");
-    assert_eq!(numbers, vec!["RE-2027-00001", "RE-2027-00002", "RE-2027-00003"]);
+    assert_eq!(
+        total,
+        Decimal::new(100_000, 2),
+        "the instalments add up to the cent"
+    );
+    assert_eq!(
+        numbers,
+        vec!["RE-2027-00001", "RE-2027-00002", "RE-2027-00003"]
+    );
     let mails = mails_to(&t, "cus_course@example.org");
     assert_eq!(mails.len(), 3, "{mails:?}");
-    assert!(mails.iter().all(|pdfs| pdfs.len() == 1 && pdfs[0].ends_with(".pdf")));
+    assert!(
+        mails
+            .iter()
+            .all(|pdfs| pdfs.len() == 1 && pdfs[0].ends_with(".pdf"))
+    );
 
     // The platform's payment settles the oldest open instalment.
     let paid = json!({ "type": "booking.paid", "data": {
@@ -169,7 +226,11 @@ async fn a_booking_paid_in_instalments() {
     let a = t.post_signed(DEMO, DEMO_SECRET, &paid.to_string()).await;
     assert_eq!(a.status, 202, "{}", a.json);
     t.move_clock(json!({ "advance": "PT1M" })).await;
-    let first = get(&t, &format!("/v1/invoices/{}", docs[0]["id"].as_str().unwrap())).await;
+    let first = get(
+        &t,
+        &format!("/v1/invoices/{}", docs[0]["id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(first["payment"]["state"], "paid", "{first}");
     // booking.updated is refused for a scheduled booking, as is cancelling part of it.
     let mut updated = booking.clone();
@@ -191,69 +252,167 @@ async fn a_recurring_invoice_through_the_api() {
         "currency": "EUR", "customer": customer("cus_member"),
         "items": [{ "description": "Mitgliedschaft", "quantity": "1", "unit_price": "49.00", "vat_rate": "19" }],
         "schedule": { "interval": "month", "anchor": "2027-01-15", "payment_terms_days": 7 } });
-    let (status, created) = call(&t, Method::POST, "/v1/schedules", Some("k-1"), Some(request.clone())).await;
+    let (status, created) = call(
+        &t,
+        Method::POST,
+        "/v1/schedules",
+        Some("k-1"),
+        Some(request.clone()),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
-    let (status, again) = call(&t, Method::POST, "/v1/schedules", Some("k-1"), Some(request.clone())).await;
-    assert_eq!((status, &again["id"]), (201, &created["id"]), "a retry is the same schedule");
+    let (status, again) = call(
+        &t,
+        Method::POST,
+        "/v1/schedules",
+        Some("k-1"),
+        Some(request.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, &again["id"]),
+        (201, &created["id"]),
+        "a retry is the same schedule"
+    );
     let id = created["id"].as_str().unwrap().to_string();
     assert_eq!(created["state"], "active");
     assert_eq!(created["mode"], "recurring");
     assert!(created["count"].is_null() && created["until"].is_null());
     assert_eq!(created["next_date"], "2027-01-15");
     let preview = get(&t, &format!("/v1/schedules/{id}/preview?count=3")).await;
-    let dates: Vec<&str> = preview["occurrences"].as_array().unwrap().iter().map(|o| o["date"].as_str().unwrap()).collect();
+    let dates: Vec<&str> = preview["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["date"].as_str().unwrap())
+        .collect();
     assert_eq!(dates, vec!["2027-01-15", "2027-02-15", "2027-03-15"]);
     assert_eq!(preview["occurrences"][0]["gross"], "49.00");
     assert_eq!(preview["occurrences"][0]["service_end"], "2027-02-14");
-    assert_eq!(preview["occurrences"][0]["due_at"], "2027-01-14T23:00:00+00:00");
+    assert_eq!(
+        preview["occurrences"][0]["due_at"],
+        "2027-01-14T23:00:00+00:00"
+    );
 
-    t.move_clock(json!({ "to": "2027-01-20T09:00:00+01:00" })).await;
+    t.move_clock(json!({ "to": "2027-01-20T09:00:00+01:00" }))
+        .await;
     let s = get(&t, &format!("/v1/schedules/{id}")).await;
     assert_eq!(s["billed"].as_array().unwrap().len(), 1, "{s}");
     let first = &invoices(&t, &s).await[0];
     assert_eq!(first["issue_date"], "2027-01-15");
     assert_eq!(first["due_date"], "2027-01-22", "the schedule's own terms");
 
-    let (status, paused) = call(&t, Method::PATCH, &format!("/v1/schedules/{id}"), None, Some(json!({"action": "pause"}))).await;
-    assert_eq!((status, paused["state"].as_str()), (200, Some("paused")), "{paused}");
-    t.move_clock(json!({ "to": "2027-03-20T09:00:00+01:00" })).await;
-    let (_, resumed) = call(&t, Method::PATCH, &format!("/v1/schedules/{id}"), None, Some(json!({"action": "resume"}))).await;
+    let (status, paused) = call(
+        &t,
+        Method::PATCH,
+        &format!("/v1/schedules/{id}"),
+        None,
+        Some(json!({"action": "pause"})),
+    )
+    .await;
+    assert_eq!(
+        (status, paused["state"].as_str()),
+        (200, Some("paused")),
+        "{paused}"
+    );
+    t.move_clock(json!({ "to": "2027-03-20T09:00:00+01:00" }))
+        .await;
+    let (_, resumed) = call(
+        &t,
+        Method::PATCH,
+        &format!("/v1/schedules/{id}"),
+        None,
+        Some(json!({"action": "resume"})),
+    )
+    .await;
     assert_eq!(resumed["state"], "active", "{resumed}");
-    assert_eq!(resumed["billed"].as_array().unwrap().len(), 1, "nothing billed while paused");
+    assert_eq!(
+        resumed["billed"].as_array().unwrap().len(),
+        1,
+        "nothing billed while paused"
+    );
     assert_eq!(resumed["skipped"], json!([1, 2]));
     assert_eq!(resumed["next_date"], "2027-04-15");
 
     let new_price = json!({ "items": [{ "description": "Mitgliedschaft Plus", "quantity": "1", "unit_price": "59.00", "vat_rate": "19" }] });
-    let (status, changed) = call(&t, Method::PATCH, &format!("/v1/schedules/{id}"), None, Some(new_price)).await;
+    let (status, changed) = call(
+        &t,
+        Method::PATCH,
+        &format!("/v1/schedules/{id}"),
+        None,
+        Some(new_price),
+    )
+    .await;
     assert_eq!(status, 200, "{changed}");
     let preview = get(&t, &format!("/v1/schedules/{id}/preview?count=1")).await;
     assert_eq!(preview["occurrences"][0]["gross"], "59.00");
-    t.move_clock(json!({ "to": "2027-04-16T09:00:00+02:00" })).await;
+    t.move_clock(json!({ "to": "2027-04-16T09:00:00+02:00" }))
+        .await;
     let s = get(&t, &format!("/v1/schedules/{id}")).await;
     let docs = invoices(&t, &s).await;
     assert_eq!(docs.len(), 2, "{s}");
-    assert_eq!(docs[0]["totals"]["amount_due"], "49.00", "an issued invoice keeps its price");
+    assert_eq!(
+        docs[0]["totals"]["amount_due"], "49.00",
+        "an issued invoice keeps its price"
+    );
     assert_eq!(docs[1]["totals"]["amount_due"], "59.00");
     assert_eq!(docs[1]["lines"][0]["service_start"], "2027-04-15");
     assert_eq!(docs[1]["lines"][0]["service_end"], "2027-05-14");
 
-    let (_, stopped) = call(&t, Method::PATCH, &format!("/v1/schedules/{id}"), None, Some(json!({"action": "stop"}))).await;
+    let (_, stopped) = call(
+        &t,
+        Method::PATCH,
+        &format!("/v1/schedules/{id}"),
+        None,
+        Some(json!({"action": "stop"})),
+    )
+    .await;
     assert_eq!(stopped["state"], "stopped");
     t.move_clock(json!({ "advance": "P2M" })).await;
     let s = get(&t, &format!("/v1/schedules/{id}")).await;
-    assert_eq!(s["billed"].as_array().unwrap().len(), 2, "nothing after the stop");
-    let (status, refused) = call(&t, Method::PATCH, &format!("/v1/schedules/{id}"), None, Some(json!({"action": "resume"}))).await;
-    assert_eq!((status, refused["error"]["code"].as_str()), (422, Some("schedule_ended")), "{refused}");
+    assert_eq!(
+        s["billed"].as_array().unwrap().len(),
+        2,
+        "nothing after the stop"
+    );
+    let (status, refused) = call(
+        &t,
+        Method::PATCH,
+        &format!("/v1/schedules/{id}"),
+        None,
+        Some(json!({"action": "resume"})),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("schedule_ended")),
+        "{refused}"
+    );
 
     // Bad input is refused in our format, naming the field, and writes nothing.
-    let before = get(&t, "/v1/schedules").await["schedules"].as_array().unwrap().len();
+    let before = get(&t, "/v1/schedules").await["schedules"]
+        .as_array()
+        .unwrap()
+        .len();
     for (schedule, field) in [
         (json!({ "interval": "fortnight" }), "schedule.interval"),
-        (json!({ "interval": "month", "mode": "instalments" }), "schedule.count"),
+        (
+            json!({ "interval": "month", "mode": "instalments" }),
+            "schedule.count",
+        ),
         (json!({ "interval": "month", "count": 0 }), "schedule.count"),
-        (json!({ "interval": "month", "count": 3, "until": "2027-12-31" }), "schedule.until"),
-        (json!({ "interval": "month", "anchor": "2027-02-30" }), "schedule.anchor"),
-        (json!({ "interval": "month", "missed": "sometimes" }), "schedule.missed"),
+        (
+            json!({ "interval": "month", "count": 3, "until": "2027-12-31" }),
+            "schedule.until",
+        ),
+        (
+            json!({ "interval": "month", "anchor": "2027-02-30" }),
+            "schedule.anchor",
+        ),
+        (
+            json!({ "interval": "month", "missed": "sometimes" }),
+            "schedule.missed",
+        ),
     ] {
         let mut body = request.clone();
         body["schedule"] = schedule.clone();
@@ -261,12 +420,29 @@ async fn a_recurring_invoice_through_the_api() {
         assert!(status == 422 || status == 400, "{schedule}: {e}");
         assert_eq!(e["error"]["field"], field, "{schedule}: {e}");
     }
-    let after = get(&t, "/v1/schedules").await["schedules"].as_array().unwrap().len();
+    let after = get(&t, "/v1/schedules").await["schedules"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(before, after);
     let (status, e) = call(&t, Method::GET, "/v1/schedules/sch_nope", None, None).await;
-    assert_eq!((status, e["error"]["code"].as_str()), (404, Some("schedule_not_found")));
-    let (status, e) = call(&t, Method::PATCH, &format!("/v1/schedules/{id}"), None, Some(json!({"action": "later"}))).await;
-    assert_eq!((status, e["error"]["field"].as_str()), (422, Some("action")), "{e}");
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (404, Some("schedule_not_found"))
+    );
+    let (status, e) = call(
+        &t,
+        Method::PATCH,
+        &format!("/v1/schedules/{id}"),
+        None,
+        Some(json!({"action": "later"})),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (422, Some("action")),
+        "{e}"
+    );
 }
 
 /// The server is down from January to April: a catch-up schedule bills February, March and
@@ -290,18 +466,34 @@ async fn periods_missed_in_an_outage() {
     t.move_clock(json!({ "advance": "PT1S" })).await;
 
     let catch = get(&t, &format!("/v1/schedules/{}", ids[0])).await;
-    let occurrences: Vec<u64> = catch["billed"].as_array().unwrap().iter().map(|b| b["occurrence"].as_u64().unwrap()).collect();
+    let occurrences: Vec<u64> = catch["billed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["occurrence"].as_u64().unwrap())
+        .collect();
     assert_eq!(occurrences, vec![0, 1, 2, 3], "{catch}");
     let docs = invoices(&t, &catch).await;
-    let periods: Vec<&str> = docs.iter().map(|d| d["lines"][0]["service_start"].as_str().unwrap()).collect();
-    assert_eq!(periods, vec!["2027-01-05", "2027-02-05", "2027-03-05", "2027-04-05"]);
+    let periods: Vec<&str> = docs
+        .iter()
+        .map(|d| d["lines"][0]["service_start"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        periods,
+        vec!["2027-01-05", "2027-02-05", "2027-03-05", "2027-04-05"]
+    );
     let numbers: Vec<&str> = docs.iter().map(|d| d["number"].as_str().unwrap()).collect();
     let mut sorted = numbers.clone();
     sorted.sort();
     assert_eq!(numbers, sorted, "billed in order");
 
     let skip = get(&t, &format!("/v1/schedules/{}", ids[1])).await;
-    let occurrences: Vec<u64> = skip["billed"].as_array().unwrap().iter().map(|b| b["occurrence"].as_u64().unwrap()).collect();
+    let occurrences: Vec<u64> = skip["billed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["occurrence"].as_u64().unwrap())
+        .collect();
     assert_eq!(occurrences, vec![0, 3], "{skip}");
     assert_eq!(skip["skipped"], json!([1, 2]));
     // Nothing is billed twice however often the clock is asked to run what is due.
@@ -309,5 +501,9 @@ async fn periods_missed_in_an_outage() {
     let again = get(&t, &format!("/v1/schedules/{}", ids[0])).await;
     assert_eq!(again["billed"], catch["billed"]);
     let all = get(&t, "/v1/invoices?limit=50").await;
-    assert_eq!(all["invoices"].as_array().unwrap().len(), 6, "4 + 2 invoices");
+    assert_eq!(
+        all["invoices"].as_array().unwrap().len(),
+        6,
+        "4 + 2 invoices"
+    );
 }

@@ -331,9 +331,21 @@ pub async fn a_year_of_schedules(a: &Adapters) {
     let einvoice = Arc::new(faktura_einvoice::EInvoiceXml);
     let plans = [
         // (customer, quantity × 119.00 gross, interval, anchor, count)
-        ("cus_course", "10", Interval::Month, d(2027, 1, 31), Some(12)),
+        (
+            "cus_course",
+            "10",
+            Interval::Month,
+            d(2027, 1, 31),
+            Some(12),
+        ),
         ("cus_member", "1", Interval::Month, d(2027, 1, 15), None),
-        ("cus_quarter", "4", Interval::Quarter, d(2027, 2, 28), Some(4)),
+        (
+            "cus_quarter",
+            "4",
+            Interval::Quarter,
+            d(2027, 2, 28),
+            Some(4),
+        ),
     ];
     let mut ids = Vec::new();
     for (customer, quantity, interval, anchor, count) in plans {
@@ -384,7 +396,10 @@ pub async fn a_year_of_schedules(a: &Adapters) {
         for (customer, share) in [("cus_course", 1), ("cus_member", 2)] {
             let schedule = a
                 .repository
-                .schedule(&tenant.id, &ids[if customer == "cus_course" { 0 } else { 1 }])
+                .schedule(
+                    &tenant.id,
+                    &ids[if customer == "cus_course" { 0 } else { 1 }],
+                )
                 .await
                 .expect("read")
                 .expect("stored");
@@ -449,8 +464,10 @@ pub async fn a_year_of_schedules(a: &Adapters) {
     };
     let course_dates = monthly(31, 12);
     let member_dates = monthly(15, 12);
-    let quarter_dates: Vec<NaiveDate> =
-        [2, 5, 8, 11].iter().map(|m| month_end(2027, *m, 28)).collect();
+    let quarter_dates: Vec<NaiveDate> = [2, 5, 8, 11]
+        .iter()
+        .map(|m| month_end(2027, *m, 28))
+        .collect();
     // 10 × 119.00 = 1190.00 in 12: 99.17 × 2 and 99.16 × 10 (119000 cents = 12 × 9916 + 8… )
     let shares = |total_cents: i64, n: i64| -> Vec<Decimal> {
         let base = total_cents / n;
@@ -481,22 +498,29 @@ pub async fn a_year_of_schedules(a: &Adapters) {
                 .await
                 .expect("read")
                 .expect("doc");
-            assert_eq!(doc.content.issue_date, dates[n], "schedule {i}, occurrence {n}");
+            assert_eq!(
+                doc.content.issue_date, dates[n],
+                "schedule {i}, occurrence {n}"
+            );
             assert_eq!(doc.content.lines[0].service.start, dates[n]);
-            assert_eq!(doc.content.totals.amount_due.value(), amounts[n], "schedule {i}, occurrence {n}");
+            assert_eq!(
+                doc.content.totals.amount_due.value(),
+                amounts[n],
+                "schedule {i}, occurrence {n}"
+            );
             charged += amounts[n];
             numbers.push(doc.content.number.as_str().to_string());
         }
         let customer = schedule.customer.key();
-        let ledger = a.repository.ledger(&tenant.id, &customer).await.expect("ledger");
+        let ledger = a
+            .repository
+            .ledger(&tenant.id, &customer)
+            .await
+            .expect("ledger");
         let balance = faktura_domain::ledger::balance(&ledger).value();
         let paid: Decimal = match i {
             0 => charged,
-            1 => schedule
-                .billed
-                .iter()
-                .map(|_| Decimal::new(5_950, 2))
-                .sum(),
+            1 => schedule.billed.iter().map(|_| Decimal::new(5_950, 2)).sum(),
             _ => Decimal::ZERO,
         };
         assert_eq!(balance, charged - paid, "schedule {i}: balance");
