@@ -776,3 +776,72 @@ async fn credit_notes_and_prepaid_invoices_agree_across_api_xml_and_pdf_and_pass
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Instalments and recurring invoices are invoices like any other: for a gross B2C booking,
+/// a net B2B booking with two VAT rates, an EU reverse-charge booking and a public buyer's
+/// XRechnung, the invoices a schedule issues agree across API, CII, UBL and PDF and pass the
+/// official rules.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instalment_and_recurring_invoices_pass_the_rules() {
+    let t = TestApp::start_simulated("2026-11-23T12:00:00+01:00").await;
+    let dir = tempfile::tempdir().unwrap();
+    let plans = [
+        (
+            "01-b2c-gross.json",
+            serde_json::json!({ "interval": "month", "count": 3 }),
+        ),
+        (
+            "04-mixed-vat-rates.json",
+            serde_json::json!({ "interval": "month", "count": 4 }),
+        ),
+        (
+            "03-eu-reverse-charge.json",
+            serde_json::json!({ "interval": "month", "count": 2 }),
+        ),
+        (
+            "06-public-buyer-xrechnung.json",
+            serde_json::json!({ "interval": "month", "mode": "recurring" }),
+        ),
+    ];
+    for (sample, schedule) in &plans {
+        let mut body: Value = serde_json::from_str(&webhook_sample("demo", sample)).unwrap();
+        body["data"]["billing"] = serde_json::json!({ "schedule": schedule });
+        let a = t.post_signed(DEMO, DEMO_SECRET, &body.to_string()).await;
+        assert_eq!(a.status, 202, "{sample}: {}", a.json);
+    }
+    // Two occurrences of each: the booking's day in November and the same day in December.
+    t.move_clock(serde_json::json!({ "to": "2026-12-23T12:00:00+01:00" }))
+        .await;
+    let (status, _, list) = t.get("/v1/schedules", Some(DEMO_KEY)).await;
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_slice(&list).unwrap();
+    let schedules = list["schedules"].as_array().unwrap();
+    assert_eq!(schedules.len(), plans.len(), "{list}");
+    let mut files = Vec::new();
+    let mut checked = 0;
+    for s in schedules {
+        let billed = s["billed"].as_array().unwrap();
+        assert_eq!(billed.len(), 2, "{s}");
+        for b in billed {
+            let id = b["document_id"].as_str().unwrap();
+            let doc = t.wait_sent(DEMO, id, WAIT).await;
+            let name = format!("{} occurrence {}", s["booking_id"], b["occurrence"]);
+            check_across(&t, DEMO, &doc, &name, dir.path(), &mut files).await;
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8);
+    let reports = validate(&files);
+    assert_eq!(reports.len(), files.len());
+    let mut problems = Vec::new();
+    for r in &reports {
+        let file = r["file"].as_str().unwrap();
+        if r["xsd_ok"] != true {
+            problems.push(format!("{file}: XSD: {}", r["xsd_error"]));
+        }
+        for e in rule_errors(r) {
+            problems.push(format!("{file}: [{}] {}", e["id"], e["text"]));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -425,6 +425,91 @@ async fn a_recurring_invoice_through_the_api() {
         .unwrap()
         .len();
     assert_eq!(before, after);
+    // A gross total that has no exact net base (1000.01 at 19 %): the instalments still add
+    // up to it, to the cent.
+    let mut odd = request.clone();
+    odd["items"][0]["unit_price"] = json!("1000.01");
+    odd["schedule"] = json!({ "interval": "month", "count": 3, "anchor": "2027-09-01" });
+    let (status, plan) = call(&t, Method::POST, "/v1/schedules", None, Some(odd)).await;
+    assert_eq!(status, 201, "{plan}");
+    let preview = get(
+        &t,
+        &format!("/v1/schedules/{}/preview", plan["id"].as_str().unwrap()),
+    )
+    .await;
+    let grosses: Vec<Decimal> = preview["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| dec(&o["gross"]))
+        .collect();
+    assert_eq!(grosses.len(), 3);
+    assert_eq!(
+        grosses.iter().copied().sum::<Decimal>(),
+        Decimal::new(100_001, 2),
+        "{preview}"
+    );
+    // Paused over two instalment dates and resumed: an instalment plan skips nothing, what
+    // came due is billed then, in order.
+    let plan_path = format!("/v1/schedules/{}", plan["id"].as_str().unwrap());
+    let (_, paused) = call(
+        &t,
+        Method::PATCH,
+        &plan_path,
+        None,
+        Some(json!({"action": "pause"})),
+    )
+    .await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    t.move_clock(json!({ "to": "2027-10-15T09:00:00+02:00" }))
+        .await;
+    assert_eq!(
+        get(&t, &plan_path).await["billed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let (_, resumed) = call(
+        &t,
+        Method::PATCH,
+        &plan_path,
+        None,
+        Some(json!({"action": "resume"})),
+    )
+    .await;
+    assert_eq!(resumed["skipped"], json!([]), "{resumed}");
+    t.move_clock(json!({ "advance": "PT1M" })).await;
+    let plan_now = get(&t, &plan_path).await;
+    let billed: Vec<u64> = plan_now["billed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["occurrence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(billed, vec![0, 1], "{plan_now}");
+    // A booking's bad schedule is refused with its own field path.
+    let booking = json!({ "type": "booking.created", "data": {
+        "id": "bk_bad_plan", "booked_at": "2027-04-16T07:00:00Z", "currency": "EUR",
+        "customer": customer("cus_bad"),
+        "items": [{ "description": "Kurs", "quantity": "1", "unit_price": "100.00" }],
+        "billing": { "schedule": { "interval": "month", "count": 1.5 } } } });
+    let a = t.post_signed(DEMO, DEMO_SECRET, &booking.to_string()).await;
+    assert_eq!(a.status, 400, "{}", a.json);
+    assert_eq!(
+        a.json["error"]["field"], "data.billing.schedule.count",
+        "{}",
+        a.json
+    );
+    let mut booking = booking;
+    booking["data"]["billing"] = json!({ "schedule": { "interval": "month", "count": 150 } });
+    let a = t.post_signed(DEMO, DEMO_SECRET, &booking.to_string()).await;
+    assert_eq!(a.status, 422, "{}", a.json);
+    assert_eq!(
+        a.json["error"]["field"], "data.billing.schedule.count",
+        "{}",
+        a.json
+    );
     let (status, e) = call(&t, Method::GET, "/v1/schedules/sch_nope", None, None).await;
     assert_eq!(
         (status, e["error"]["code"].as_str()),

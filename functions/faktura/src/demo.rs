@@ -1,5 +1,6 @@
 //! `faktura demo`: every sample booking through the real HTTP route, then what happens to
-//! documents later (a proforma paid, cancellations, payments), then a table of every document.
+//! documents later (a proforma paid, cancellations, payments), then a table of every document;
+//! then a course booked in instalments, billed on a simulated clock moved on by two months.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,18 @@ pub struct DemoBalance {
 pub struct DemoReport {
     pub rows: Vec<DemoRow>,
     pub balances: Vec<DemoBalance>,
+    /// The instalments of `events/schedules/`, billed on the demo's own simulated clock.
+    pub instalments: Vec<DemoInstalment>,
+}
+
+/// One instalment invoice of the simulated-clock part.
+pub struct DemoInstalment {
+    pub number: String,
+    pub issue_date: String,
+    pub label: String,
+    pub total: String,
+    pub pdf: PathBuf,
+    pub mail: PathBuf,
 }
 
 async fn send(
@@ -299,7 +312,109 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<DemoReport, Strin
         started.elapsed().as_secs_f64()
     );
     app.shutdown().await;
-    Ok(DemoReport { rows, balances })
+    let instalments = instalments(data_dir, events_dir).await?;
+    Ok(DemoReport {
+        rows,
+        balances,
+        instalments,
+    })
+}
+
+/// `events/schedules/<tenant>/*.json` (bookings billed in instalments) on a local Faktura of
+/// its own (`DIR/instalments`) whose clock is simulated: it starts on the booking's day and is
+/// moved on by two months, as `POST /v1/dev/clock` does; each instalment is issued and mailed
+/// on its own day.
+async fn instalments(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoInstalment>, String> {
+    let root = events_dir.join("schedules").join(tenants::DEMO_TENANT);
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let Some(first) = files.first() else {
+        return Ok(Vec::new());
+    };
+    let booked_at = std::fs::read_to_string(first)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["data"]["booked_at"].as_str().map(str::to_string))
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("{} has no data.booked_at", first.display()))?;
+    let demo_tenants = tenants::demo();
+    let secrets: Vec<(String, String)> = demo_tenants
+        .iter()
+        .map(|t| {
+            (
+                t.record.tenant.id.to_string(),
+                t.record.webhook_secrets[0].clone(),
+            )
+        })
+        .collect();
+    let mut config = LocalConfig::new(data_dir.join("instalments"), demo_tenants);
+    config.simulated_clock = Some(booked_at + chrono::TimeDelta::hours(1));
+    let mut app = LocalApp::start(config).await?;
+    let addr = app.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let base = format!("http://{addr}");
+    let clock = app
+        .state
+        .dev_clock
+        .clone()
+        .ok_or("the simulated clock is missing")?;
+    println!(
+        "\nInstalments, on a simulated clock starting {} (data in {}):",
+        clock.now().to_rfc3339(),
+        data_dir.join("instalments").display()
+    );
+    let client = reqwest::Client::new();
+    for path in &files {
+        send(&client, &base, tenants::DEMO_TENANT, &secrets, path).await?;
+    }
+    let to = clock
+        .now()
+        .checked_add_months(chrono::Months::new(2))
+        .ok_or("the clock cannot move two months")?;
+    let moved = clock.move_to(to).await.map_err(|e| e.message)?;
+    println!(
+        "  moved the clock to {} ({} stops, {} jobs run on the way)",
+        moved.now.to_rfc3339(),
+        moved.stops,
+        moved.jobs_run
+    );
+    let tenant: Id = tenants::DEMO_TENANT
+        .parse()
+        .map_err(|e: faktura_domain::money::ValueError| e.0)?;
+    let page = app
+        .stores
+        .repository
+        .documents(&tenant, &Default::default(), None, 200)
+        .await
+        .map_err(|e| e.to_string())?;
+    let out = page
+        .documents
+        .iter()
+        .map(|doc| {
+            let inv = &doc.content;
+            DemoInstalment {
+                number: inv.number.to_string(),
+                issue_date: inv.issue_date.to_string(),
+                label: inv
+                    .lines
+                    .first()
+                    .map(|l| l.description.clone())
+                    .unwrap_or_default(),
+                total: i18n::money(inv.language, inv.totals.amount_due, inv.currency),
+                pdf: app.document_path(&pdf_key(inv)),
+                mail: app.outbox_path(inv.id.as_str()),
+            }
+        })
+        .collect();
+    app.shutdown().await;
+    Ok(out)
 }
 
 /// `events/life/<tenant>/*.json`, in name order: what happens to the samples later.
@@ -363,6 +478,17 @@ pub fn print_table(report: &DemoReport) {
         println!("\nCustomer balances (negative: credit owed to the customer):");
         for b in &report.balances {
             println!("  {:<16} {:<40} {:>12}", b.tenant, b.customer, b.balance);
+        }
+    }
+    if !report.instalments.is_empty() {
+        println!("\nInstalment invoices, each issued and mailed on its day:");
+        for i in &report.instalments {
+            println!(
+                "  instalment {:<16} {:<10} {:<60} {:>12}",
+                i.number, i.issue_date, i.label, i.total
+            );
+            println!("    pdf:  {}", i.pdf.display());
+            println!("    mail: {}", i.mail.display());
         }
     }
 }

@@ -91,6 +91,24 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
     );
     assert!(stdout.contains("Customer balances"), "{stdout}");
     assert!(stdout.contains("nothing new is created"), "{stdout}");
+    // The course in three instalments, on the demo's own clock: 31 Jan, 28 Feb, 31 Mar.
+    let instalments: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("instalment "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(instalments.len(), 3, "{stdout}");
+    for (row, (n, day)) in
+        instalments
+            .iter()
+            .zip([(1, "2027-01-31"), (2, "2027-02-28"), (3, "2027-03-31")])
+    {
+        assert_eq!(row[1], format!("RE-2027-{n:05}"), "{stdout}");
+        assert_eq!(row[2], day, "{stdout}");
+        assert_eq!(row[3..6], ["Rate", &n.to_string(), "von"], "{stdout}");
+        assert_eq!(row.last(), Some(&"€"), "{stdout}");
+        assert_eq!(row[row.len() - 2], "800,00", "{stdout}");
+    }
     for line in stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("pdf:") || l.trim_start().starts_with("mail:"))

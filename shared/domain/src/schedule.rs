@@ -187,6 +187,9 @@ pub struct Schedule {
     pub skipped: Vec<u32>,
     /// Moves on each resume, so the bill job written then is a new job.
     pub epoch: u32,
+    /// When it was paused (a resume skips the recurring occurrences due since).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<DateTime<Utc>>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -343,6 +346,7 @@ impl Schedule {
             ScheduleState::Active => {
                 let mut s = self.clone();
                 s.state = ScheduleState::Paused;
+                s.paused_at = Some(now);
                 s.updated_at = now;
                 Ok(s)
             }
@@ -351,16 +355,25 @@ impl Schedule {
         }
     }
 
-    /// Active again: occurrences that fell into the pause are skipped, the next one to bill
-    /// is the first due from now on.
+    /// Active again, with a new bill job (`epoch` + 1). A recurring schedule skips the
+    /// occurrences that came due during the pause (those due before it are still billed); an
+    /// instalment plan skips nothing: what came due is billed now, in order. Resuming an active
+    /// schedule writes its job again (after a bill job failed for good and its cause was fixed).
     pub fn resume(&self, now: DateTime<Utc>, tz: &TimeZone) -> Result<Schedule, AppError> {
         match self.state {
-            ScheduleState::Paused => {
+            ScheduleState::Paused | ScheduleState::Active => {
                 let mut s = self.clone();
-                while s.occurs(s.next) && s.due_at(s.next, tz).is_some_and(|d| d < now) {
-                    s.skipped.push(s.next);
-                    s.next += 1;
+                if self.state == ScheduleState::Paused && matches!(s.plan, Plan::Recurring { .. }) {
+                    let paused_at = s.paused_at.unwrap_or(now);
+                    while s.occurs(s.next)
+                        && s.due_at(s.next, tz)
+                            .is_some_and(|d| d >= paused_at && d < now)
+                    {
+                        s.skipped.push(s.next);
+                        s.next += 1;
+                    }
                 }
+                s.paused_at = None;
                 s.state = if s.occurs(s.next) {
                     ScheduleState::Active
                 } else {
@@ -370,7 +383,6 @@ impl Schedule {
                 s.updated_at = now;
                 Ok(s)
             }
-            ScheduleState::Active => Ok(self.clone()),
             _ => Err(self.ended()),
         }
     }
@@ -436,7 +448,13 @@ impl Schedule {
                 "anchor",
             )
         })?;
-        let customer = customer.map_or_else(|| self.customer.clone(), booking_customer);
+        let mut customer = customer.map_or_else(|| self.customer.clone(), booking_customer);
+        if matches!(self.plan, Plan::Instalments { .. }) {
+            // The plan's gross shares were agreed under its VAT treatment: the buyer's VAT ID
+            // and country stay as they were; name, address and email follow the record.
+            customer.vat_id = self.customer.vat_id.clone();
+            customer.address.country = self.customer.address.country;
+        }
         let lang = customer.language.unwrap_or_default();
         let (items, prices) = match &self.plan {
             Plan::Recurring { items } => (
@@ -506,7 +524,9 @@ pub fn split_exact(total: Decimal, n: u32) -> Vec<Decimal> {
     if n == 0 {
         return Vec::new();
     }
-    let cents = (total * Decimal::ONE_HUNDRED).trunc();
+    // Split the magnitude, then give the shares the total's sign (a negative part: a voucher).
+    let negative = total.is_sign_negative();
+    let cents = (total.abs() * Decimal::ONE_HUNDRED).trunc();
     let count = Decimal::from(n);
     let base = (cents / count).trunc();
     let remainder = cents - base * count;
@@ -519,7 +539,13 @@ pub fn split_exact(total: Decimal, n: u32) -> Vec<Decimal> {
             };
             (base + extra) / Decimal::ONE_HUNDRED
         })
-        .map(|d| d.round_dp(2))
+        .map(|d| {
+            if negative {
+                -d.round_dp(2)
+            } else {
+                d.round_dp(2)
+            }
+        })
         .collect()
 }
 
@@ -542,31 +568,59 @@ pub fn instalment_parts(invoice: &Invoice) -> Vec<InstalmentPart> {
             } else {
                 joined
             };
+            // What the customer pays for this rate: on a gross basis the quoted gross prices
+            // (the invoice's rounding amount BT-114 included), on a net basis net + VAT.
+            let total = match invoice.price_basis {
+                PriceBasis::Gross => invoice
+                    .lines
+                    .iter()
+                    .filter(|l| l.vat_category == b.category && l.vat_rate == b.rate)
+                    .map(|l| {
+                        crate::money::round_amount(
+                            l.quantity * l.unit_price_gross.unwrap_or(l.unit_price_net),
+                        )
+                    })
+                    .sum(),
+                PriceBasis::Net => (b.taxable + b.vat).value(),
+            };
             InstalmentPart {
                 description,
                 vat_category: b.category,
                 vat_rate: b.rate,
-                total: (b.taxable + b.vat).value(),
+                total,
             }
         })
         .collect()
 }
 
 /// Checks a new schedule's shape (the use case checks that its invoices can be planned).
-pub fn check_new(interval_anchor: NaiveDate, end: &End, plan: &Plan) -> Result<(), AppError> {
+/// Fields are named as in the wire format's `schedule` (`count`, `until`, `missed`).
+pub fn check_new(
+    interval_anchor: NaiveDate,
+    end: &End,
+    plan: &Plan,
+    missed: MissedPeriods,
+) -> Result<(), AppError> {
+    if matches!(plan, Plan::Instalments { .. }) && missed == MissedPeriods::Skip {
+        return Err(invalid(
+            "invalid_value",
+            "an instalment plan bills every instalment; missed instalments are caught up, not skipped",
+            "missed",
+        ));
+    }
     match end {
         End::After { count } if *count == 0 || *count > MAX_OCCURRENCES => {
             return Err(invalid(
                 "invalid_value",
                 format!("count must be between 1 and {MAX_OCCURRENCES}"),
-                "end.count",
+                "count",
             ));
         }
         End::On { date } if *date < interval_anchor => {
             return Err(invalid(
                 "invalid_value",
                 "the end date is before the anchor date",
-                "end.date",
+                "until",
             ));
         }
         _ => {}
@@ -641,5 +695,9 @@ mod tests {
             let min = shares.iter().min().unwrap();
             assert!(*max - *min <= dec!(0.01));
         }
+        // A negative part (a voucher at another VAT rate) splits the same way.
+        let shares = split_exact(dec!(-100.00), 3);
+        assert_eq!(shares, vec![dec!(-33.34), dec!(-33.33), dec!(-33.33)]);
+        assert_eq!(shares.iter().copied().sum::<Decimal>(), dec!(-100.00));
     }
 }

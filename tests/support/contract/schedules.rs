@@ -74,6 +74,42 @@ pub async fn schedules_are_versioned_and_claimed_once(a: &Adapters) {
         .await
         .expect("list");
     assert!(none.schedules.is_empty());
+    // Oldest first, page by page, also for schedules whose ids come from their booking.
+    let mut made = vec![stored.id.clone()];
+    for i in 0..3 {
+        let at = now + chrono::TimeDelta::milliseconds(10 * (i + 1));
+        let booking = booking_with(&format!("bk_list_{i}"), "cus_s", "1");
+        let from_booking = (i % 2 == 0).then(|| booking.id.clone());
+        let s = plan_schedule(
+            &tenant,
+            &booking,
+            &spec(2, 0),
+            from_booking.as_ref(),
+            &einvoice,
+            at,
+        )
+        .expect("a schedule");
+        let mut change = Change::for_tenant(&tenant.id);
+        create_into(&mut change, &tenant, &s, at);
+        a.repository.commit(change).await.expect("created");
+        made.push(s.id.clone());
+    }
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = a
+            .repository
+            .schedules(&tenant.id, &ScheduleFilter::default(), cursor.as_deref(), 2)
+            .await
+            .expect("page");
+        assert!(page.schedules.len() <= 2);
+        listed.extend(page.schedules.iter().map(|s| s.id.clone()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(listed, made, "oldest first across pages");
     // A stale version is refused.
     let mut stale = Change::for_tenant(&tenant.id);
     stale

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Item, audit_prefix, booking_sk, customer_sk, document_sk, documents_partition, due_partition,
     from_item, idempotency_sk, instant_key, job_sk, jobs_partition, ledger_sk, open_partition,
-    schedule_sk, tenant_pk,
+    schedule_sk, schedules_partition, tenant_pk,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -67,6 +67,11 @@ pub(crate) struct ScheduleItem {
     pub pk: String,
     #[serde(rename = "SK")]
     pub sk: String,
+    /// Lists in creation order (ids of schedules made from bookings are hashes).
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
     pub entity: String,
     pub tenant_id: Id,
     pub schedule_id: Id,
@@ -83,6 +88,8 @@ impl ScheduleItem {
         ScheduleItem {
             pk: tenant_pk(&schedule.tenant_id),
             sk: schedule_sk(&schedule.id),
+            gsi1pk: schedules_partition(&schedule.tenant_id),
+            gsi1sk: format!("{}#{}", instant_key(schedule.created_at), schedule.id),
             entity: "schedule".into(),
             tenant_id: schedule.tenant_id.clone(),
             schedule_id: schedule.id.clone(),

@@ -74,6 +74,11 @@ pub(crate) fn documents_partition(tenant: &Id) -> String {
     format!("TENANT#{tenant}#INVOICES")
 }
 
+/// GSI1 partition of a tenant's schedules, sorted by creation (`{created}#{id}`).
+pub(crate) fn schedules_partition(tenant: &Id) -> String {
+    format!("TENANT#{tenant}#SCHEDULES")
+}
+
 pub(crate) fn jobs_partition(tenant: &Id) -> String {
     format!("TENANT#{tenant}#JOBS")
 }

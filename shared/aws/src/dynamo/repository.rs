@@ -29,7 +29,7 @@ use super::{
     DynamoStore, Item, audit_prefix, booking_sk, cancellation_codes, counter_sk, customer_sk,
     decode_cursor, document_sk, documents_partition, encode_cursor, from_item, idempotency_sk, key,
     key_for, ledger_prefix, list_position, n, nanos, number_sk, period_sk, s, schedule_sk,
-    tenant_pk, to_item,
+    schedules_partition, tenant_pk, to_item,
 };
 use crate::error::{corrupt, unavailable};
 use crate::schema::{GSI1, TABLE};
@@ -476,50 +476,59 @@ impl Repository for DynamoStore {
     ) -> Result<SchedulePage, StoreError> {
         let limit = limit.max(1);
         let mut schedules: Vec<Schedule> = Vec::new();
-        let mut start: Option<Item> = cursor
-            .and_then(|c| c.parse::<Id>().ok())
-            .map(|id| key(tenant_pk(tenant), schedule_sk(&id)));
+        let partition = schedules_partition(tenant);
+        // The cursor is the last item's GSI1 sort key, `{created}#{id}`.
+        let mut start: Option<Item> = cursor.and_then(|c| {
+            let (_, id) = c.rsplit_once('#')?;
+            let id: Id = id.parse().ok()?;
+            let mut k = key(tenant_pk(tenant), schedule_sk(&id));
+            k.insert(GSI1.partition_key.to_string(), s(partition.clone()));
+            k.insert(GSI1.sort_key.to_string(), s(c));
+            Some(k)
+        });
         let mut evaluated = 0;
         loop {
             let out = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", TABLE.partition_key)
-                .expression_attribute_names("#sk", TABLE.sort_key)
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s("SCHEDULE#"))
+                .index_name(GSI1.name)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", GSI1.partition_key)
+                .expression_attribute_values(":pk", s(partition.clone()))
                 .set_exclusive_start_key(start.take())
                 .limit(i32::try_from(limit + 1).unwrap_or(100))
                 .send()
                 .await
-                .map_err(|e| unavailable("Query schedules", e))?;
+                .map_err(|e| unavailable("Query GSI1 schedules", e))?;
             let items = out.items.unwrap_or_default();
             evaluated += items.len();
+            let mut last_sk = None;
             for item in items {
+                last_sk = text_attr(&item, GSI1.sort_key);
                 let schedule = schedule_from_item(item)?;
                 if filter.matches(&schedule) {
                     schedules.push(schedule);
+                    if schedules.len() > limit {
+                        schedules.truncate(limit);
+                        // Resume after the last schedule handed out.
+                        let next = schedules
+                            .last()
+                            .map(|s| format!("{}#{}", super::instant_key(s.created_at), s.id));
+                        return Ok(SchedulePage {
+                            schedules,
+                            next_cursor: next,
+                        });
+                    }
                 }
-            }
-            if schedules.len() > limit {
-                schedules.truncate(limit);
-                let next = schedules.last().map(|s| s.id.to_string());
-                return Ok(SchedulePage {
-                    schedules,
-                    next_cursor: next,
-                });
             }
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() && evaluated < LIST_MAX_EVALUATED => start = Some(k),
                 Some(k) if !k.is_empty() => {
                     // Few matches among many: hand out where the reading stopped.
-                    let next = text_attr(&k, "SK")
-                        .and_then(|sk| sk.strip_prefix("SCHEDULE#").map(str::to_string));
                     return Ok(SchedulePage {
                         schedules,
-                        next_cursor: next,
+                        next_cursor: last_sk.or_else(|| text_attr(&k, GSI1.sort_key)),
                     });
                 }
                 _ => {

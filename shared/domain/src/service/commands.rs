@@ -589,7 +589,7 @@ impl Commands {
                     self.einvoice.as_ref(),
                     now,
                 )
-                .map_err(api_fields)?;
+                .map_err(|e| schedules::wire_field(api_fields(e), "schedule."))?;
                 change
                     .customers
                     .push(customer_from_booking(content, tenant, now));

@@ -262,11 +262,8 @@ impl BookingIntake {
                             self.einvoice.as_ref(),
                             now,
                         )
-                        .map_err(|e| match e.field.clone() {
-                            Some(f) if !f.starts_with("data.") => {
-                                e.with_field(format!("data.billing.schedule.{f}"))
-                            }
-                            _ => e,
+                        .map_err(|e| {
+                            super::schedules::wire_field(e, "data.billing.schedule.")
                         })?;
                     }
                     None => self.dry_run(tenant, booking, record.billing, now)?,

@@ -20,7 +20,8 @@ use crate::model::{DocumentKind, DocumentSource, Invoice, ServicePeriod, Tenant}
 use crate::money::Amount;
 use crate::ports::{Change, Conflict, EInvoiceEncoder, PeriodClaim, ScheduleWrite, Stores};
 use crate::schedule::{
-    Decision, Mode, Plan, Schedule, ScheduleSpec, ScheduleState, check_new, instalment_parts,
+    Decision, End, MAX_OCCURRENCES, Mode, Plan, Schedule, ScheduleSpec, ScheduleState, check_new,
+    instalment_parts,
 };
 use crate::values::Id;
 
@@ -84,6 +85,24 @@ fn check_einvoice(einvoice: &dyn EInvoiceEncoder, invoice: &Invoice) -> Result<(
     }
 }
 
+/// Names a schedule error's field as the wire format does: `count`, `until`, `anchor`… under
+/// `prefix` (`schedule.` in the API, `data.billing.schedule.` in a booking).
+pub fn wire_field(e: AppError, prefix: &str) -> AppError {
+    const SCHEDULE_FIELDS: [&str; 7] = [
+        "interval",
+        "mode",
+        "count",
+        "until",
+        "anchor",
+        "missed",
+        "payment_terms_days",
+    ];
+    match e.field.clone() {
+        Some(f) if SCHEDULE_FIELDS.contains(&f.as_str()) => e.with_field(format!("{prefix}{f}")),
+        _ => e,
+    }
+}
+
 /// The invoice of occurrence `n` as it would be issued at `now` (numbered by the caller).
 pub fn plan_occurrence(
     tenant: &Tenant,
@@ -141,12 +160,37 @@ pub fn plan_schedule(
                 now,
             )?
             .invoice;
-            Plan::Instalments {
-                parts: instalment_parts(&whole),
+            let parts = instalment_parts(&whole);
+            let sum: rust_decimal::Decimal = parts.iter().map(|p| p.total).sum();
+            if sum != whole.totals.amount_due.value() {
+                return Err(super::internal(
+                    "instalment_parts",
+                    format!(
+                        "the instalment parts add up to {sum}, the booking to {}",
+                        whole.totals.amount_due
+                    ),
+                ));
             }
+            Plan::Instalments { parts }
         }
     };
-    check_new(anchor, &spec.end, &plan)?;
+    check_new(anchor, &spec.end, &plan, spec.missed)?;
+    // Dates a person means: a year back at most (an old anchor would bill years at once) and
+    // ten years ahead.
+    let today = tenant.today(now);
+    let earliest = today
+        .checked_sub_months(chrono::Months::new(12))
+        .unwrap_or(today);
+    let latest = today
+        .checked_add_months(chrono::Months::new(120))
+        .unwrap_or(today);
+    if anchor < earliest || anchor > latest {
+        return Err(unprocessable(
+            "invalid_value",
+            format!("the anchor date must lie between {earliest} and {latest}"),
+        )
+        .with_field("anchor"));
+    }
     let id = match booking_id {
         Some(b) => {
             let hash = crate::ports::sha256_hex(b.as_str().as_bytes());
@@ -176,6 +220,7 @@ pub fn plan_schedule(
         billed: Vec::new(),
         skipped: Vec::new(),
         epoch: 0,
+        paused_at: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -185,16 +230,47 @@ pub fn plan_schedule(
             "schedule_empty",
             "the schedule has no occurrence within its end",
         )
-        .with_field("end"));
+        .with_field("until"));
+    }
+    if let End::On { date } = spec.end
+        && schedule
+            .date(MAX_OCCURRENCES)
+            .is_none_or(|last| last <= date)
+    {
+        return Err(unprocessable(
+            "invalid_value",
+            format!(
+                "the end date lies beyond {MAX_OCCURRENCES} occurrences; bill until stopped instead"
+            ),
+        )
+        .with_field("until"));
     }
     let first = plan_occurrence(tenant, &schedule, 0, None, &Id::generate("inv"), now)?;
     check_einvoice(einvoice, &first)?;
-    if first.totals.amount_due.is_zero() && matches!(schedule.plan, Plan::Instalments { .. }) {
-        return Err(unprocessable(
-            "zero_instalment",
-            "the total is too small for this many instalments",
-        )
-        .with_field("count"));
+    if let Plan::Instalments { parts } = &schedule.plan {
+        // Every instalment must be an invoice of its own: positive, and plannable.
+        let count = schedule.count().unwrap_or(1);
+        for n in 1..count {
+            let invoice = plan_occurrence(tenant, &schedule, n, None, &Id::generate("inv"), now)?;
+            if !invoice.totals.amount_due.is_negative() && !invoice.totals.amount_due.is_zero() {
+                continue;
+            }
+            return Err(unprocessable(
+                "zero_instalment",
+                format!(
+                    "instalment {} of {count} would not be positive; choose fewer instalments",
+                    n + 1
+                ),
+            )
+            .with_field("count"));
+        }
+        debug_assert!(!parts.is_empty());
+    }
+    if first.totals.amount_due.is_zero() || first.totals.amount_due.is_negative() {
+        return Err(
+            unprocessable("zero_instalment", "the first invoice would not be positive")
+                .with_field("count"),
+        );
     }
     Ok(schedule)
 }
@@ -246,9 +322,8 @@ pub fn update_into(
             false
         }
         Some(ScheduleAction::Resume) => {
-            let was = after.state;
             after = after.resume(now, tz)?;
-            was == ScheduleState::Paused
+            true
         }
         Some(ScheduleAction::Stop) => {
             after = after.stop(now)?;

@@ -136,7 +136,11 @@ pub async fn move_clock(
         .with_field("to")
         .into());
     }
-    let moved = clock.move_to(to).await?;
+    // In a task of its own: a request that outlives the API's time limit is answered 503, but
+    // the clock's run is not cut off half way (asking again waits for it and goes on).
+    let moved = tokio::spawn(async move { clock.move_to(to).await })
+        .await
+        .map_err(|e| AppError::new(ErrorKind::Internal, "clock_stopped", e.to_string()))??;
     Ok(json_response(
         StatusCode::OK,
         &ClockDto {

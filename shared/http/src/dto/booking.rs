@@ -52,9 +52,10 @@ pub struct WireBooking {
     #[schema(format = DateTime)]
     pub booked_at: String,
     /// `invoice` (default: the tenant's setting) or `proforma_first` (created only).
+    /// Read as JSON first, so a bad `schedule` is answered with its own field path.
     #[serde(default)]
     #[schema(schema_with = super::values::billing_or_schedule)]
-    pub billing: Option<WireBilling>,
+    pub billing: Option<serde_json::Value>,
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
     #[serde(default)]
@@ -70,13 +71,6 @@ pub struct WireBooking {
 
 /// How a booking is billed: `invoice` (default: the tenant's setting), `proforma_first`, or
 /// `{"schedule": {…}}` — instalments (`count`) or a recurring price per period.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum WireBilling {
-    Name(Option<String>),
-    Scheduled(WireScheduled),
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct WireScheduled {
     pub schedule: super::schedules::WireSchedule,
@@ -363,15 +357,26 @@ pub fn parse_booking_event(body: &[u8]) -> Result<BookingEvent, AppError> {
         "booking.created" => {
             let mut wire: WireBooking = from_json_object(data, "data")?;
             let (billing, schedule) = match wire.billing.take() {
-                None | Some(WireBilling::Name(None)) => (None, None),
-                Some(WireBilling::Name(Some(name))) => (billing("data.billing", &name)?, None),
-                Some(WireBilling::Scheduled(s)) => (
-                    None,
-                    Some(super::schedules::schedule_spec(
-                        s.schedule,
-                        "data.billing.schedule.",
-                    )?),
-                ),
+                None | Some(serde_json::Value::Null) => (None, None),
+                Some(serde_json::Value::String(name)) => (billing("data.billing", &name)?, None),
+                Some(object @ serde_json::Value::Object(_)) => {
+                    let s: WireScheduled = from_json_object(&object.to_string(), "data.billing")?;
+                    (
+                        None,
+                        Some(super::schedules::schedule_spec(
+                            s.schedule,
+                            "data.billing.schedule.",
+                        )?),
+                    )
+                }
+                Some(_) => {
+                    return Err(AppError::new(
+                        ErrorKind::BadRequest,
+                        "schema_violation",
+                        "billing is a name (invoice, proforma_first) or {\"schedule\": {…}}",
+                    )
+                    .with_field("data.billing"));
+                }
             };
             Ok(BookingEvent::Created {
                 booking: booking(wire, "data.")?,
