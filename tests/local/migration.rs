@@ -65,7 +65,10 @@ async fn a_release1_data_dir_upgrades_without_losing_anything() {
     let mut app = LocalApp::start(LocalConfig::new(dir.clone(), load_tenants()))
         .await
         .expect("a release-1 data dir starts");
-    assert_eq!(app.db.schema_version().unwrap(), 2);
+    assert_eq!(
+        app.db.schema_version().unwrap(),
+        faktura_embedded::SQLITE_SCHEMA_VERSION
+    );
     let addr = app
         .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
