@@ -94,13 +94,14 @@ async fn tenants_by_id_and_hashed_api_key() {
     let mut globex_record = tenant_record(&globex);
     globex_record.tenant.settings.time_zone = "America/New_York".parse().expect("zone");
     store
-        .put_tenant(
-            &globex_record,
-            &[api_key_hash("key-globex").to_uppercase()],
-        )
+        .put_tenant(&globex_record, &[api_key_hash("key-globex").to_uppercase()])
         .await
         .expect("put_tenant globex");
-    let read = store.tenant(&globex).await.expect("tenant").expect("globex");
+    let read = store
+        .tenant(&globex)
+        .await
+        .expect("tenant")
+        .expect("globex");
     assert_eq!(read.tenant, globex_record.tenant);
     assert_eq!(read.tenant.settings.time_zone.as_str(), "America/New_York");
 

@@ -130,6 +130,7 @@ macro_rules! contract_suite {
             schedules::each_occurrence_is_billed_once_under_concurrency,
             schedules::a_stop_racing_a_bill_leaves_no_invoice_after_it,
             schedules::a_year_of_schedules,
+            schedules::customer_credit_goes_to_the_next_occurrence,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -577,3 +577,122 @@ pub async fn a_year_of_schedules(a: &Adapters) {
     assert_eq!(numbers, want);
     assert_eq!(numbers.len(), 12 + 12 + 4);
 }
+
+/// A tenant that applies customer credit: a customer who overpaid an invoice by 20.00 gets
+/// it as prepaid amount (BT-113) on the next occurrence of their schedule, and the surplus
+/// leaves the overpaid invoice in the same change.
+pub async fn customer_credit_goes_to_the_next_occurrence(a: &Adapters) {
+    use faktura_domain::booking::PaymentFact;
+    use faktura_domain::service::commands::{Answered, Command, Commands, Outcome};
+
+    let mut tenant = sample_tenant(&fresh_tenant_id());
+    tenant.settings.apply_credit = true;
+    let stores = a.stores(std::slice::from_ref(&tenant));
+    let einvoice = Arc::new(faktura_einvoice::EInvoiceXml);
+    let commands = Commands::new(stores.clone(), einvoice.clone());
+    let cause = faktura_domain::audit::Cause::Migration { from_version: 0 };
+    let now = Utc::now();
+    let created = commands
+        .run(
+            &tenant.id,
+            Command::Create {
+                kind: DocumentKind::Invoice,
+                content: booking_with("bk_over", "cus_credit", "1"),
+                draft: false,
+            },
+            &cause,
+            None,
+        )
+        .await
+        .expect("an invoice");
+    let Answered::Fresh(outcome) = created else {
+        panic!("fresh")
+    };
+    let Outcome::Document(over) = *outcome else {
+        panic!("a document")
+    };
+    commands
+        .run(
+            &tenant.id,
+            Command::Payment {
+                id: over.id().clone(),
+                payment: PaymentFact {
+                    paid_at: now,
+                    amount: faktura_domain::money::Amount::round(Decimal::new(13_900, 2)),
+                    currency: over.content.currency,
+                    method: None,
+                    reference: Some("overpaid".into()),
+                },
+            },
+            &cause,
+            None,
+        )
+        .await
+        .expect("paid 20.00 too much");
+    let schedule = plan_schedule(
+        &tenant,
+        &booking_with("bk_sched_credit", "cus_credit", "1"),
+        &ScheduleSpec {
+            mode: Mode::Recurring,
+            end: End::After { count: 2 },
+            ..spec(1, 0)
+        },
+        None,
+        einvoice.as_ref(),
+        now,
+    )
+    .expect("a schedule");
+    let mut change = Change::for_tenant(&tenant.id);
+    create_into(&mut change, &tenant, &schedule, now);
+    let job = change.jobs[0].clone();
+    a.repository.commit(change).await.expect("created");
+    let billed = ScheduleBiller::new(stores.clone(), einvoice.clone())
+        .bill(&job)
+        .await
+        .expect("bill");
+    let Billed::Invoice { document_id, .. } = billed else {
+        panic!("billed: {billed:?}")
+    };
+    let doc = a
+        .repository
+        .document(&tenant.id, &document_id)
+        .await
+        .expect("read")
+        .expect("the occurrence's invoice");
+    let over_now = a
+        .repository
+        .document(&tenant.id, over.id())
+        .await
+        .expect("read")
+        .expect("the overpaid invoice");
+    assert_eq!(
+        doc.content.totals.prepaid.value(),
+        Decimal::new(2_000, 2),
+        "overpaid invoice: {:?} {:?}, customer {} vs {}",
+        over_now.payment_state(),
+        over_now.settlement,
+        over_now.content.buyer.customer_key,
+        doc.content.buyer.customer_key
+    );
+    assert_eq!(
+        doc.content.totals.amount_due.value(),
+        Decimal::new(9_900, 2)
+    );
+    let source = a
+        .repository
+        .document(&tenant.id, over.id())
+        .await
+        .expect("read")
+        .expect("the overpaid invoice");
+    assert!(source.settlement.open().is_zero(), "its surplus moved on");
+    let ledger = a
+        .repository
+        .ledger(&tenant.id, &doc.content.buyer.customer_key)
+        .await
+        .expect("ledger");
+    // 119.00 + 119.00 charged, 139.00 paid.
+    assert_eq!(
+        faktura_domain::ledger::balance(&ledger).value(),
+        Decimal::new(9_900, 2)
+    );
+}

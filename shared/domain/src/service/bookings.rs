@@ -669,7 +669,9 @@ impl BookingProcessor {
     /// The customer's credit (documents with a surplus) that a new invoice can take, from at
     /// most [`CREDIT_SOURCES`] documents (each adds five writes to the change: DynamoDB takes
     /// at most 100 per transaction; what is left is taken by the next invoice).
-    async fn credit_to_apply(
+    /// The customer's surplus on other invoices (oldest first) that `invoice` takes as
+    /// prepaid, each with the amount taken.
+    pub(crate) async fn credit_to_apply(
         &self,
         tenant: &Tenant,
         invoice: &Invoice,
@@ -702,7 +704,7 @@ impl BookingProcessor {
         Ok(out)
     }
 
-    fn show_credit(&self, invoice: Invoice, credit: &[(Document, Amount)]) -> Invoice {
+    pub(crate) fn show_credit(&self, invoice: Invoice, credit: &[(Document, Amount)]) -> Invoice {
         let total: Amount = credit.iter().map(|(_, a)| *a).sum();
         if total.is_zero() {
             return invoice;
@@ -714,7 +716,7 @@ impl BookingProcessor {
         with_prepaid(invoice, total, Some(note))
     }
 
-    fn move_credit(
+    pub(crate) fn move_credit(
         &self,
         change: &mut Change,
         doc: Document,

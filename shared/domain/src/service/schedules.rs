@@ -400,11 +400,17 @@ pub async fn preview(
 pub struct ScheduleBiller {
     stores: Stores,
     einvoice: Arc<dyn EInvoiceEncoder>,
+    /// Applies customer credit as a booking's invoice does (`apply_credit` tenants).
+    credit: super::bookings::BookingProcessor,
 }
 
 impl ScheduleBiller {
     pub fn new(stores: Stores, einvoice: Arc<dyn EInvoiceEncoder>) -> ScheduleBiller {
-        ScheduleBiller { stores, einvoice }
+        ScheduleBiller {
+            credit: super::bookings::BookingProcessor::new(stores.clone(), einvoice.clone()),
+            stores,
+            einvoice,
+        }
     }
 
     pub async fn bill(&self, job: &Job) -> Result<Billed, AppError> {
@@ -452,7 +458,13 @@ impl ScheduleBiller {
                     document_id: id.clone(),
                 });
                 let claim = Numbering::new(s, &tenant).number(&mut invoice).await?;
-                issue_into(
+                let credit = if tenant.settings.apply_credit {
+                    self.credit.credit_to_apply(&tenant, &invoice).await?
+                } else {
+                    Vec::new()
+                };
+                let invoice = self.credit.show_credit(invoice, &credit);
+                let doc = issue_into(
                     &mut change,
                     invoice,
                     claim,
@@ -460,6 +472,8 @@ impl ScheduleBiller {
                     &cause,
                     now,
                 );
+                self.credit
+                    .move_credit(&mut change, doc, &credit, &cause, now);
                 if let Some(next) = bill_job(&after, &tenant, now) {
                     change.jobs.push(next);
                 }
