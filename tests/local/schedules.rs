@@ -113,6 +113,46 @@ async fn the_dev_clock_exists_only_with_the_flag() {
         assert!(status == 422 || status == 400, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
     }
+    // Moves run one at a time, each from where the last one ended.
+    let start = t.move_clock(json!({ "advance": "PT0S" })).await["now"].clone();
+    let mut moves = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (client, url) = (t.client.clone(), format!("{}/v1/dev/clock", t.base));
+        moves.spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(DEMO_KEY)
+                .header("content-type", "application/json")
+                .body(r#"{"advance": "P1D"}"#)
+                .send()
+                .await
+                .expect("move")
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = moves.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let end = t.move_clock(json!({ "advance": "PT0S" })).await;
+    assert_eq!(start, "2026-12-24T17:00:00+00:00");
+    assert_eq!(
+        end["now"], "2026-12-27T17:00:00+00:00",
+        "three days, one after the other"
+    );
+    let (status, far) = call(
+        &t,
+        Method::POST,
+        "/v1/dev/clock",
+        None,
+        Some(json!({ "to": "9999-12-31T00:00:00Z" })),
+    )
+    .await;
+    assert_eq!(
+        (status, far["error"]["field"].as_str()),
+        (422, Some("to")),
+        "{far}"
+    );
     // The API key is required.
     let (a, _) = t
         .api(
@@ -219,19 +259,46 @@ async fn a_booking_paid_in_instalments() {
             .all(|pdfs| pdfs.len() == 1 && pdfs[0].ends_with(".pdf"))
     );
 
-    // The platform's payment settles the oldest open instalment.
+    // The platform's payment settles the instalments oldest first, each up to what is open.
     let paid = json!({ "type": "booking.paid", "data": {
-        "id": "bk_course", "paid_at": "2027-04-15T09:00:00Z", "amount": "333.34",
+        "id": "bk_course", "paid_at": "2027-04-15T09:00:00Z", "amount": "500.00",
         "currency": "EUR", "reference": "TX-1" } });
     let a = t.post_signed(DEMO, DEMO_SECRET, &paid.to_string()).await;
     assert_eq!(a.status, 202, "{}", a.json);
+    assert!(a.json["document_id"].is_null(), "{}", a.json);
     t.move_clock(json!({ "advance": "PT1M" })).await;
-    let first = get(
-        &t,
-        &format!("/v1/invoices/{}", docs[0]["id"].as_str().unwrap()),
-    )
-    .await;
-    assert_eq!(first["payment"]["state"], "paid", "{first}");
+    let mut states = Vec::new();
+    for doc in &docs {
+        let now = get(&t, &format!("/v1/invoices/{}", doc["id"].as_str().unwrap())).await;
+        states.push((
+            now["payment"]["state"].as_str().unwrap().to_string(),
+            now["payment"]["open"].as_str().unwrap().to_string(),
+        ));
+    }
+    let want = [
+        ("paid", "0.00"),
+        ("partially_paid", "166.67"),
+        ("open", "333.33"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(states, want);
+    let account = get(&t, "/v1/customers/ext:cus_course").await;
+    assert_eq!(account["balance"], "500.00", "{account}");
+    // The booking shows its schedule; a cancellation stops it and promises no document.
+    let record = get(&t, "/v1/bookings/bk_course").await;
+    assert_eq!(record["schedule"], json!(id), "{record}");
+    let cancel = json!({ "type": "booking.cancelled", "data": {
+        "id": "bk_course", "cancelled_at": "2027-04-15T10:00:00Z" } });
+    let a = t.post_signed(DEMO, DEMO_SECRET, &cancel.to_string()).await;
+    assert_eq!(a.status, 202, "{}", a.json);
+    assert!(
+        a.json["document_id"].is_null(),
+        "no credit note is promised: {}",
+        a.json
+    );
     // booking.updated is refused for a scheduled booking, as is cancelling part of it.
     let mut updated = booking.clone();
     updated["type"] = json!("booking.updated");
@@ -509,6 +576,50 @@ async fn a_recurring_invoice_through_the_api() {
         a.json["error"]["field"], "data.billing.schedule.count",
         "{}",
         a.json
+    );
+    // A misspelt field is refused, not ignored (it would make an open-ended schedule).
+    let mut typo = request.clone();
+    typo["schedule"] = json!({ "interval": "month", "cuont": 3 });
+    let (status, e) = call(&t, Method::POST, "/v1/schedules", None, Some(typo)).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("schema_violation")),
+        "{e}"
+    );
+    // A refusal is stored under its key like any answer: the retry gets it again, and the key
+    // cannot be used for another request.
+    let mut bad = request.clone();
+    bad["schedule"] = json!({ "interval": "day" });
+    let bad = bad.to_string();
+    let post = |key: &'static str, body: String| {
+        let t = &t;
+        async move {
+            t.api(
+                Method::POST,
+                "/v1/schedules",
+                Some(DEMO_KEY),
+                Some(key),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let (first, _) = post("bad-1", bad.clone()).await;
+    let (again, headers) = post("bad-1", bad.clone()).await;
+    assert_eq!((first.status, again.status), (422, 422), "{}", again.json);
+    assert_eq!(again.json, first.json);
+    assert_eq!(
+        headers
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let (other, _) = post("bad-1", request.to_string()).await;
+    assert_eq!(
+        (other.status, other.json["error"]["code"].as_str()),
+        (409, Some("idempotency_key_reused")),
+        "{}",
+        other.json
     );
     let (status, e) = call(&t, Method::GET, "/v1/schedules/sch_nope", None, None).await;
     assert_eq!(

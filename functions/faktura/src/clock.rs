@@ -11,7 +11,7 @@ use faktura_domain::error::AppError;
 use faktura_domain::jobs::SHARDS;
 use faktura_domain::ports::{Clock, Stores};
 use faktura_domain::service::jobs::{JobRunner, RunOutcome};
-use faktura_http::api::dev::{ClockMoved, DevClock};
+use faktura_http::api::dev::{ClockMoved, DevClock, Target};
 use tokio::sync::Semaphore;
 
 /// How many due jobs one pass reads per shard.
@@ -136,8 +136,9 @@ impl DevClock for LocalDevClock {
         self.clock.now()
     }
 
-    async fn move_to(&self, to: DateTime<Utc>) -> Result<ClockMoved, AppError> {
+    async fn move_with(&self, target: Target) -> Result<ClockMoved, AppError> {
         let _one_at_a_time = self.moving.lock().await;
+        let to = target(self.clock.now())?;
         let mut jobs_run = self.run_due().await?;
         let mut stops = 0;
         while let Some(next) = self.next_due().await?

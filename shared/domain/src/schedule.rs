@@ -139,6 +139,10 @@ pub struct InstalmentPart {
     /// Gross (what the customer pays), in the plan's currency.
     #[serde(with = "crate::money::decimal_string")]
     pub total: Decimal,
+    /// When the booked service is rendered (the span of its items' dates), if the booking
+    /// says; an instalment names it, not its own month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServicePeriod>,
 }
 
 /// What each occurrence bills.
@@ -482,7 +486,7 @@ impl Schedule {
                             .unwrap_or_default(),
                         vat_rate: Some(p.vat_rate),
                         vat_category: Some(p.vat_category),
-                        service: Some(period),
+                        service: Some(p.service.unwrap_or(period)),
                     })
                     .collect();
                 // Shares of the gross total: on a gross basis each instalment's total is
@@ -549,9 +553,9 @@ pub fn split_exact(total: Decimal, n: u32) -> Vec<Decimal> {
         .collect()
 }
 
-/// The parts of an instalment plan for a booking planned as one invoice: its gross amount per
-/// VAT category and rate, described by the items of that rate.
-pub fn instalment_parts(invoice: &Invoice) -> Vec<InstalmentPart> {
+/// The parts of an instalment plan for `booking` planned as one invoice: its gross amount per
+/// VAT category and rate, described by the items of that rate, with their service span.
+pub fn instalment_parts(invoice: &Invoice, booking: &Booking) -> Vec<InstalmentPart> {
     invoice
         .vat_breakdown
         .iter()
@@ -583,11 +587,29 @@ pub fn instalment_parts(invoice: &Invoice) -> Vec<InstalmentPart> {
                     .sum(),
                 PriceBasis::Net => (b.taxable + b.vat).value(),
             };
+            // Lines are the booking's items in order.
+            let services: Vec<Option<ServicePeriod>> = invoice
+                .lines
+                .iter()
+                .zip(&booking.items)
+                .filter(|(l, _)| l.vat_category == b.category && l.vat_rate == b.rate)
+                .map(|(_, item)| item.service)
+                .collect();
+            let service = services
+                .iter()
+                .copied()
+                .collect::<Option<Vec<ServicePeriod>>>()
+                .and_then(|all| {
+                    let start = all.iter().map(|p| p.start).min()?;
+                    let end = all.iter().map(|p| p.end).max()?;
+                    Some(ServicePeriod { start, end })
+                });
             InstalmentPart {
                 description,
                 vat_category: b.category,
                 vat_rate: b.rate,
                 total,
+                service,
             }
         })
         .collect()
@@ -635,7 +657,9 @@ pub fn check_new(
             End::After { count } if *count <= MAX_INSTALMENTS => Ok(()),
             _ => Err(invalid(
                 "invalid_value",
-                format!("an instalment plan needs a count between 1 and {MAX_INSTALMENTS}"),
+                format!(
+                    "an instalment plan needs a count between 1 and {MAX_INSTALMENTS} (a count without a mode means instalments; for a recurring schedule with an end give \"mode\": \"recurring\")"
+                ),
                 "count",
             )),
         },

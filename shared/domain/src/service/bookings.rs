@@ -389,16 +389,26 @@ impl BookingProcessor {
             updated.documents.invoices.push(id);
             return Ok(());
         }
-        let invoice = match &record.documents.schedule {
-            Some(schedule_id) => self.oldest_open_instalment(tenant, schedule_id).await?,
-            None => {
-                let invoice_id =
-                    record.documents.invoice.clone().ok_or_else(|| {
-                        refused("no_invoice", "the booking has no invoice to pay")
-                    })?;
-                self.document(&tenant.id, &invoice_id).await?
-            }
-        };
+        if let Some(schedule_id) = &record.documents.schedule {
+            return self
+                .pay_instalments(
+                    tenant,
+                    schedule_id,
+                    payment,
+                    &fact,
+                    details,
+                    change,
+                    cause,
+                    now,
+                )
+                .await;
+        }
+        let invoice_id = record
+            .documents
+            .invoice
+            .clone()
+            .ok_or_else(|| refused("no_invoice", "the booking has no invoice to pay"))?;
+        let invoice = self.document(&tenant.id, &invoice_id).await?;
         if payment.currency != invoice.content.currency {
             return Err(currency_mismatch(&invoice.content));
         }
@@ -411,34 +421,71 @@ impl BookingProcessor {
         Ok(())
     }
 
-    /// The invoice a payment on a scheduled booking settles: its oldest issued occurrence
-    /// with money still open (else the latest one, which the payment then overpays: the
-    /// surplus is the customer's credit).
-    async fn oldest_open_instalment(
+    /// A payment on a scheduled booking settles its issued instalments oldest first, each up
+    /// to what is open on it; what is left over goes to the latest one (overpaid: the
+    /// customer's credit). One ledger entry per instalment it touches, each named after the
+    /// payment and the instalment, so the payment reported again is recorded once.
+    #[allow(clippy::too_many_arguments)]
+    async fn pay_instalments(
         &self,
         tenant: &Tenant,
         schedule_id: &Id,
-    ) -> Result<Document, AppError> {
+        payment: &PaymentFact,
+        fact: &str,
+        details: PaymentDetails,
+        change: &mut Change,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
         let schedule = self
             .stores
             .repository
             .schedule(&tenant.id, schedule_id)
             .await?
             .ok_or_else(|| internal("schedule_missing", "the booking's schedule is missing"))?;
-        let mut last = None;
+        let mut docs = Vec::new();
         for billed in &schedule.billed {
             let doc = self.document(&tenant.id, &billed.document_id).await?;
-            if doc.lifecycle.is_issued() && doc.settlement.open().value() > Decimal::ZERO {
-                return Ok(doc);
+            if doc.lifecycle.is_issued() {
+                docs.push(doc);
             }
-            last = Some(doc);
         }
-        last.ok_or_else(|| {
-            refused(
+        let Some(last) = docs.last().cloned() else {
+            return Err(refused(
                 "no_invoice",
-                "the booking's schedule has issued no invoice yet; the payment waits for none, send it again after the first instalment",
-            )
-        })
+                "the booking's schedule has issued no invoice yet; send the payment again after the first instalment",
+            ));
+        };
+        if payment.currency != last.content.currency {
+            return Err(currency_mismatch(&last.content));
+        }
+        let mut left = payment.amount;
+        let mut shares: Vec<(Document, Amount)> = Vec::new();
+        for doc in &docs {
+            let open = doc.settlement.open();
+            if left.is_zero() || open.is_zero() || open.is_negative() {
+                continue;
+            }
+            let take = if open < left { open } else { left };
+            left = left - take;
+            shares.push((doc.clone(), take));
+        }
+        if !left.is_zero() {
+            match shares.iter_mut().find(|(d, _)| d.id() == last.id()) {
+                Some((_, take)) => *take = *take + left,
+                None => shares.push((last, left)),
+            }
+        }
+        for (doc, amount) in shares {
+            let part = format!("{fact}:{}", doc.id());
+            let entry_id = crate::ledger::entry_id(&tenant.id, &part);
+            let transition = doc.record_payment(&entry_id, amount, now)?;
+            let paid = update_into(change, &doc, transition, cause, now);
+            let mut e = entry(&paid, EntryKind::Payment, amount, &part, cause, now);
+            e.payment = Some(details.clone());
+            change.ledger.push(e);
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -233,6 +233,39 @@ impl Commands {
         }
     }
 
+    /// A request refused before it became a command (its body did not parse): with a key, the
+    /// refusal is stored under it like any other answer, so a retry gets the same refusal and
+    /// the key cannot be reused for another request. A key already holding an answer replays
+    /// it (or is a conflict for another request).
+    pub async fn refuse(
+        &self,
+        tenant_id: &Id,
+        idem: Option<Idem>,
+        e: AppError,
+    ) -> Result<Answered, AppError> {
+        let Some(idem) = idem.filter(|_| is_client_error(&e)) else {
+            return Err(e);
+        };
+        if let Some(stored) = self.stored(tenant_id, &idem).await? {
+            return Ok(Answered::Replayed(stored));
+        }
+        let s = &self.stores;
+        let mut change = Change::for_tenant(tenant_id);
+        change.idempotency = Some(record(tenant_id, &idem, &Err(e.clone()), s.clock.now()));
+        match s.repository.commit(change).await {
+            Ok(()) => Err(e),
+            Err(crate::ports::CommitError::Conflict(_)) => self
+                .stored(tenant_id, &idem)
+                .await?
+                .map(Answered::Replayed)
+                .ok_or(e),
+            Err(crate::ports::CommitError::Store(err)) => {
+                tracing::warn!(error = %err, "storing a refusal under its idempotency key failed");
+                Err(e)
+            }
+        }
+    }
+
     async fn stored(
         &self,
         tenant_id: &Id,

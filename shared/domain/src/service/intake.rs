@@ -85,8 +85,12 @@ fn document_kind_for(
     record: &BookingRecord,
     billing: Billing,
 ) -> Option<DocumentKind> {
+    // A schedule bills it: its invoices come with the occurrences, and its later events make
+    // no document of their own (a payment settles instalments, a cancellation stops it).
+    if record.schedule_spec().is_some() {
+        return None;
+    }
     match event {
-        // A schedule bills it: its invoices come with the occurrences.
         BookingEvent::Created {
             schedule: Some(_), ..
         } => None,

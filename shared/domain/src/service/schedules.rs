@@ -160,7 +160,7 @@ pub fn plan_schedule(
                 now,
             )?
             .invoice;
-            let parts = instalment_parts(&whole);
+            let parts = instalment_parts(&whole, content);
             let sum: rust_decimal::Decimal = parts.iter().map(|p| p.total).sum();
             if sum != whole.totals.amount_due.value() {
                 return Err(super::internal(

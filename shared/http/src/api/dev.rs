@@ -30,13 +30,47 @@ pub struct ClockMoved {
     pub stops: usize,
 }
 
+/// Where to move the clock, from the time it shows when its turn comes.
+pub type Target = Box<dyn FnOnce(DateTime<Utc>) -> Result<DateTime<Utc>, AppError> + Send>;
+
 /// A clock the runner moves on request, running the work due on the way.
 #[async_trait]
 pub trait DevClock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     /// Moves to `to`, stopping at each due instant on the way to run what is due then;
     /// returns once everything due up to `to` has run.
-    async fn move_to(&self, to: DateTime<Utc>) -> Result<ClockMoved, AppError>;
+    async fn move_to(&self, to: DateTime<Utc>) -> Result<ClockMoved, AppError> {
+        self.move_with(Box::new(move |_| Ok(to))).await
+    }
+    /// Moves to where `target` says from the time when this move's turn comes (moves run one
+    /// at a time, so two "advance one month" requests move two months).
+    async fn move_with(&self, target: Target) -> Result<ClockMoved, AppError>;
+}
+
+/// The latest instant the simulated clock goes to (dates stay four-digit years).
+pub const LATEST: &str = "2999-12-31T23:59:59Z";
+
+/// Refuses a target before `now` or after [`LATEST`].
+pub fn check_target(now: DateTime<Utc>, to: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
+    let latest: DateTime<Utc> = LATEST.parse().unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if to < now {
+        return Err(AppError::new(
+            ErrorKind::Unprocessable,
+            "clock_backwards",
+            format!(
+                "the clock is at {}; it only moves forward",
+                now.to_rfc3339()
+            ),
+        )
+        .with_field("to"));
+    }
+    if to > latest {
+        return Err(AppError::invalid(
+            "to",
+            format!("the simulated clock goes up to {LATEST}"),
+        ));
+    }
+    Ok(to)
 }
 
 pub type SharedDevClock = Arc<dyn DevClock>;
@@ -112,10 +146,17 @@ pub async fn move_clock(
         .clone()
         .ok_or_else(|| AppError::not_found("route_not_found", "no such route"))?;
     let req = body_json::<ClockRequest>(&bytes)?;
-    let now = clock.now();
-    let to = match (req.advance, req.to) {
-        (Some(a), None) => advance(now, &a)?,
-        (None, Some(t)) => instant("to", &t)?,
+    let target: Target = match (req.advance, req.to) {
+        (Some(a), None) => {
+            // Checked now, applied to the time the move starts from.
+            advance(clock.now(), &a)?;
+            Box::new(move |now| check_target(now, advance(now, &a)?))
+        }
+        (None, Some(t)) => {
+            let to = instant("to", &t)?;
+            check_target(clock.now(), to)?;
+            Box::new(move |now| check_target(now, to))
+        }
         _ => {
             return Err(AppError::invalid(
                 "advance",
@@ -124,21 +165,9 @@ pub async fn move_clock(
             .into());
         }
     };
-    if to < now {
-        return Err(AppError::new(
-            ErrorKind::Unprocessable,
-            "clock_backwards",
-            format!(
-                "the clock is at {}; it only moves forward",
-                now.to_rfc3339()
-            ),
-        )
-        .with_field("to")
-        .into());
-    }
     // In a task of its own: a request that outlives the API's time limit is answered 503, but
     // the clock's run is not cut off half way (asking again waits for it and goes on).
-    let moved = tokio::spawn(async move { clock.move_to(to).await })
+    let moved = tokio::spawn(async move { clock.move_with(target).await })
         .await
         .map_err(|e| AppError::new(ErrorKind::Internal, "clock_stopped", e.to_string()))??;
     Ok(json_response(

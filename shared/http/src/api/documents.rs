@@ -353,7 +353,13 @@ pub(crate) async fn write(
     let caller = authenticate(state, headers, Some(request_id)).await?;
     let today = caller.today(state);
     let idem = idempotency(headers, route.method, route.path, &bytes, route.ok, today)?;
-    let command = build(&bytes)?;
+    let command = match build(&bytes) {
+        Ok(c) => c,
+        Err(e) => {
+            let answered = state.commands.refuse(&caller.tenant, idem, e).await?;
+            return Ok(answer(answered, route.ok, today));
+        }
+    };
     let answered = state
         .commands
         .run(&caller.tenant, command, &caller.cause, idem)

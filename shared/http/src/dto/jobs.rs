@@ -79,6 +79,9 @@ pub struct BookingDto {
     pub invoice: Option<String>,
     pub invoices: Vec<String>,
     pub credit_notes: Vec<String>,
+    /// The schedule that bills the booking (instalments, a recurring price): its invoices
+    /// are at `GET /v1/schedules/{id}`.
+    pub schedule: Option<String>,
 }
 
 impl From<&BookingRecord> for BookingDto {
@@ -116,6 +119,11 @@ impl From<&BookingRecord> for BookingDto {
                 .as_ref()
                 .map(|d| d.as_str().to_string()),
             invoice: r.documents.invoice.as_ref().map(|d| d.as_str().to_string()),
+            schedule: r
+                .documents
+                .schedule
+                .as_ref()
+                .map(|d| d.as_str().to_string()),
             invoices: r
                 .documents
                 .invoices

@@ -14,7 +14,9 @@ use utoipa::ToSchema;
 use super::booking::{WireCustomer, WireItem, date, whole_number};
 
 /// When and how long a schedule bills.
+/// Unknown fields are refused: a misspelt `count` must not make an open-ended schedule.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({ "interval": "month", "count": 10 }))]
 pub struct WireSchedule {
     /// `week`, `month`, `quarter` or `year`.
