@@ -472,7 +472,7 @@ impl BookingProcessor {
         }
         if !left.is_zero() {
             match shares.iter_mut().find(|(d, _)| d.id() == last.id()) {
-                Some((_, take)) => *take = *take + left,
+                Some((_, take)) => *take += left,
                 None => shares.push((last, left)),
             }
         }
