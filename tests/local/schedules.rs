@@ -577,6 +577,13 @@ async fn a_recurring_invoice_through_the_api() {
         "{}",
         a.json
     );
+    // A missing field is named.
+    let (status, e) = call(&t, Method::POST, "/v1/schedules", None, Some(json!({}))).await;
+    assert_eq!(
+        (status, e["error"]["field"].as_str()),
+        (400, Some("currency")),
+        "{e}"
+    );
     // A misspelt field is refused, not ignored (it would make an open-ended schedule).
     let mut typo = request.clone();
     typo["schedule"] = json!({ "interval": "month", "cuont": 3 });
@@ -586,6 +593,7 @@ async fn a_recurring_invoice_through_the_api() {
         (400, Some("schema_violation")),
         "{e}"
     );
+    assert_eq!(e["error"]["field"], "schedule.cuont", "{e}");
     // A refusal is stored under its key like any answer: the retry gets it again, and the key
     // cannot be used for another request.
     let mut bad = request.clone();

@@ -143,7 +143,7 @@ async fn every_error_answer_has_status_code_message_and_field_and_stores_nothing
             sample_with("bk_e2", &[("\"items\": [", "\"itemz\": [")]),
             400,
             "schema_violation",
-            Some("data"),
+            Some("data.items"),
         ),
         (
             sample_with(
@@ -156,7 +156,7 @@ async fn every_error_answer_has_status_code_message_and_field_and_stores_nothing
             // A payment with a booking's data: it lacks what a payment has.
             400,
             "schema_violation",
-            Some("data"),
+            Some("data.paid_at"),
         ),
         (
             sample_with(

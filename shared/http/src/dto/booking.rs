@@ -276,16 +276,24 @@ pub(crate) fn from_json<T: DeserializeOwned>(json: &str, prefix: &str) -> Result
                     format!("invalid JSON: {inner}"),
                 ));
             }
-            let field = match (prefix.is_empty(), path.as_str()) {
+            let at = match (prefix.is_empty(), path.as_str()) {
                 (_, ".") => prefix.to_string(),
                 (true, p) => p.to_string(),
                 (false, p) => format!("{prefix}.{p}"),
             };
-            let mut e = AppError::new(
-                ErrorKind::BadRequest,
-                "schema_violation",
-                format!("{inner}"),
-            );
+            let message = inner.to_string();
+            // A missing field is named by serde only in the message (the path ends at the
+            // object around it): the field is that one. An unknown one is in the path already.
+            let named = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+                .filter(|n| !n.is_empty());
+            let field = match named {
+                Some(n) if at.is_empty() => n.to_string(),
+                Some(n) => format!("{at}.{n}"),
+                None => at,
+            };
+            let mut e = AppError::new(ErrorKind::BadRequest, "schema_violation", message);
             if !field.is_empty() {
                 e = e.with_field(field);
             }
