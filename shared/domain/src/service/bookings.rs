@@ -221,13 +221,13 @@ impl BookingProcessor {
                 let mut numbering = Numbering::new(&self.stores, tenant);
                 let claim = numbering.number(&mut invoice).await?;
                 let credit = if kind == DocumentKind::Invoice && tenant.settings.apply_credit {
-                    self.credit_to_apply(tenant, &invoice).await?
+                    credit_to_apply(&self.stores, tenant, &invoice).await?
                 } else {
                     Vec::new()
                 };
-                let invoice = self.show_credit(invoice, &credit);
+                let invoice = show_credit(invoice, &credit);
                 let doc = issue_into(&mut change, invoice, claim, JobInput::default(), cause, now);
-                self.move_credit(&mut change, doc, &credit, cause, now);
+                move_credit(&mut change, doc, &credit, cause, now);
                 register(&mut updated, billing, &id);
             }
             BookingEvent::Paid { payment, .. } => {
@@ -712,100 +712,98 @@ impl BookingProcessor {
         updated.content = Some(booking.clone());
         Ok(())
     }
+}
 
-    /// The customer's credit (documents with a surplus) that a new invoice can take, from at
-    /// most [`CREDIT_SOURCES`] documents (each adds five writes to the change: DynamoDB takes
-    /// at most 100 per transaction; what is left is taken by the next invoice).
-    /// The customer's surplus on other invoices (oldest first) that `invoice` takes as
-    /// prepaid, each with the amount taken.
-    pub(crate) async fn credit_to_apply(
-        &self,
-        tenant: &Tenant,
-        invoice: &Invoice,
-    ) -> Result<Vec<(Document, Amount)>, AppError> {
-        let filter = crate::ports::DocumentFilter {
-            kind: Some(DocumentKind::Invoice),
-            payment: Some(crate::document::PaymentState::Overpaid),
-            customer_key: Some(invoice.buyer.customer_key.clone()),
-            ..Default::default()
+/// The customer's credit (documents with a surplus) that a new invoice can take, from at
+/// most [`CREDIT_SOURCES`] documents (each adds five writes to the change: DynamoDB takes
+/// at most 100 per transaction; what is left is taken by the next invoice).
+pub(crate) async fn credit_to_apply(
+    stores: &Stores,
+    tenant: &Tenant,
+    invoice: &Invoice,
+) -> Result<Vec<(Document, Amount)>, AppError> {
+    let filter = crate::ports::DocumentFilter {
+        kind: Some(DocumentKind::Invoice),
+        payment: Some(crate::document::PaymentState::Overpaid),
+        customer_key: Some(invoice.buyer.customer_key.clone()),
+        ..Default::default()
+    };
+    let page = stores
+        .repository
+        .documents(&tenant.id, &filter, None, CREDIT_SOURCES)
+        .await?;
+    let mut left = invoice.totals.tax_inclusive + invoice.totals.rounding;
+    let mut out = Vec::new();
+    for doc in page.documents {
+        if left.is_zero() || doc.content.currency != invoice.currency {
+            continue;
+        }
+        let surplus = Amount::ZERO - doc.settlement.open();
+        let take = if surplus > left { left } else { surplus };
+        if take.is_zero() || take.is_negative() {
+            continue;
+        }
+        left = left - take;
+        out.push((doc, take));
+    }
+    Ok(out)
+}
+
+/// `invoice` with the credit it takes shown as prepaid amount (BT-113) and a note.
+pub(crate) fn show_credit(invoice: Invoice, credit: &[(Document, Amount)]) -> Invoice {
+    let total: Amount = credit.iter().map(|(_, a)| *a).sum();
+    if total.is_zero() {
+        return invoice;
+    }
+    let note = i18n::credit_applied_note(
+        invoice.language,
+        &i18n::money(invoice.language, total, invoice.currency),
+    );
+    with_prepaid(invoice, total, Some(note))
+}
+
+/// Moves the credit from its source documents into the new `doc` (both sides or neither).
+pub(crate) fn move_credit(
+    change: &mut Change,
+    doc: Document,
+    credit: &[(Document, Amount)],
+    cause: &Cause,
+    now: DateTime<Utc>,
+) {
+    let mut doc = doc;
+    for (source, amount) in credit {
+        // Both sides or neither: the surplus leaves its document only into this one.
+        let (Ok(used), Ok((applied, events))) = (
+            source.use_credit(doc.id(), *amount, now),
+            doc.apply_credit(source.id(), *amount, now),
+        ) else {
+            continue;
         };
-        let page = self
-            .stores
-            .repository
-            .documents(&tenant.id, &filter, None, CREDIT_SOURCES)
-            .await?;
-        let mut left = invoice.totals.tax_inclusive + invoice.totals.rounding;
-        let mut out = Vec::new();
-        for doc in page.documents {
-            if left.is_zero() || doc.content.currency != invoice.currency {
-                continue;
-            }
-            let surplus = Amount::ZERO - doc.settlement.open();
-            let take = if surplus > left { left } else { surplus };
-            if take.is_zero() || take.is_negative() {
-                continue;
-            }
-            left = left - take;
-            out.push((doc, take));
-        }
-        Ok(out)
-    }
-
-    pub(crate) fn show_credit(&self, invoice: Invoice, credit: &[(Document, Amount)]) -> Invoice {
-        let total: Amount = credit.iter().map(|(_, a)| *a).sum();
-        if total.is_zero() {
-            return invoice;
-        }
-        let note = i18n::credit_applied_note(
-            invoice.language,
-            &i18n::money(invoice.language, total, invoice.currency),
+        let source_after = update_into(change, source, used, cause, now);
+        let mut e = entry(
+            &source_after,
+            EntryKind::CreditUsed,
+            *amount,
+            &format!("credit:{}:{}", source.id(), doc.id()),
+            cause,
+            now,
         );
-        with_prepaid(invoice, total, Some(note))
+        e.related_document = Some(doc.id().clone());
+        change.ledger.push(e);
+        super::audit(change, &applied, 1, events, cause, now);
+        let mut e = entry(
+            &applied,
+            EntryKind::CreditApplied,
+            *amount,
+            &format!("credit-in:{}:{}", source.id(), doc.id()),
+            cause,
+            now,
+        );
+        e.related_document = Some(source.id().clone());
+        change.ledger.push(e);
+        doc = applied;
     }
-
-    pub(crate) fn move_credit(
-        &self,
-        change: &mut Change,
-        doc: Document,
-        credit: &[(Document, Amount)],
-        cause: &Cause,
-        now: DateTime<Utc>,
-    ) {
-        let mut doc = doc;
-        for (source, amount) in credit {
-            // Both sides or neither: the surplus leaves its document only into this one.
-            let (Ok(used), Ok((applied, events))) = (
-                source.use_credit(doc.id(), *amount, now),
-                doc.apply_credit(source.id(), *amount, now),
-            ) else {
-                continue;
-            };
-            let source_after = update_into(change, source, used, cause, now);
-            let mut e = entry(
-                &source_after,
-                EntryKind::CreditUsed,
-                *amount,
-                &format!("credit:{}:{}", source.id(), doc.id()),
-                cause,
-                now,
-            );
-            e.related_document = Some(doc.id().clone());
-            change.ledger.push(e);
-            super::audit(change, &applied, 1, events, cause, now);
-            let mut e = entry(
-                &applied,
-                EntryKind::CreditApplied,
-                *amount,
-                &format!("credit-in:{}:{}", source.id(), doc.id()),
-                cause,
-                now,
-            );
-            e.related_document = Some(source.id().clone());
-            change.ledger.push(e);
-            doc = applied;
-        }
-        replace_new(change, doc);
-    }
+    replace_new(change, doc);
 }
 
 /// Replaces the new document in `change` (written as new) with its later state.

@@ -25,6 +25,7 @@ use crate::schedule::{
 };
 use crate::values::Id;
 
+use super::bookings::{credit_to_apply, move_credit, show_credit};
 use super::intake::problem_error;
 use super::issuing::{Numbering, issue_into};
 use super::{Attempt, commit_with_retry, job_cause};
@@ -400,17 +401,11 @@ pub async fn preview(
 pub struct ScheduleBiller {
     stores: Stores,
     einvoice: Arc<dyn EInvoiceEncoder>,
-    /// Applies customer credit as a booking's invoice does (`apply_credit` tenants).
-    credit: super::bookings::BookingProcessor,
 }
 
 impl ScheduleBiller {
     pub fn new(stores: Stores, einvoice: Arc<dyn EInvoiceEncoder>) -> ScheduleBiller {
-        ScheduleBiller {
-            credit: super::bookings::BookingProcessor::new(stores.clone(), einvoice.clone()),
-            stores,
-            einvoice,
-        }
+        ScheduleBiller { stores, einvoice }
     }
 
     pub async fn bill(&self, job: &Job) -> Result<Billed, AppError> {
@@ -459,11 +454,11 @@ impl ScheduleBiller {
                 });
                 let claim = Numbering::new(s, &tenant).number(&mut invoice).await?;
                 let credit = if tenant.settings.apply_credit {
-                    self.credit.credit_to_apply(&tenant, &invoice).await?
+                    credit_to_apply(s, &tenant, &invoice).await?
                 } else {
                     Vec::new()
                 };
-                let invoice = self.credit.show_credit(invoice, &credit);
+                let invoice = show_credit(invoice, &credit);
                 let doc = issue_into(
                     &mut change,
                     invoice,
@@ -472,8 +467,7 @@ impl ScheduleBiller {
                     &cause,
                     now,
                 );
-                self.credit
-                    .move_credit(&mut change, doc, &credit, &cause, now);
+                move_credit(&mut change, doc, &credit, &cause, now);
                 if let Some(next) = bill_job(&after, &tenant, now) {
                     change.jobs.push(next);
                 }

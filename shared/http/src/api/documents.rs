@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use super::{answer, authenticate, bad_query, idempotency, inline, json_response, limit, path_id};
 use crate::AppState;
 use crate::dto::ErrorBody;
-use crate::dto::booking::{WireBooking, booking, instant, optional_text};
+use crate::dto::booking::{WireBooking, WireCustomer, WireItem, booking, instant, optional_text};
 use crate::dto::documents::{
     AuditEntryDto, AuditListDto, CancelRequest, CreditNoteListDto, CreditNoteRequest, DocumentDto,
     DocumentListDto, DocumentRequest, PaymentRequest, RefundRequest, SendRequest,
@@ -367,6 +367,30 @@ pub(crate) async fn write(
     Ok(answer(answered, route.ok, today))
 }
 
+/// The content an API write describes (a customer and items, as in the webhook), checked as
+/// a booking's is; the fields are named as in the request.
+pub(crate) fn api_content(
+    currency: String,
+    prices: Option<String>,
+    customer: WireCustomer,
+    items: Vec<WireItem>,
+    reference: Option<String>,
+    note: Option<String>,
+) -> Result<faktura_domain::booking::Booking, AppError> {
+    let wire = WireBooking {
+        id: Id::generate("api").as_str().to_string(),
+        booked_at: Utc::now().to_rfc3339(),
+        billing: None,
+        currency,
+        prices,
+        customer,
+        items,
+        reference,
+        note,
+    };
+    booking(wire, "")
+}
+
 fn document_command(req: DocumentRequest, id: Option<Id>) -> Result<Command, AppError> {
     let kind = match req.kind.as_deref() {
         None | Some("invoice") => DocumentKind::Invoice,
@@ -378,18 +402,14 @@ fn document_command(req: DocumentRequest, id: Option<Id>) -> Result<Command, App
             ));
         }
     };
-    let wire = WireBooking {
-        id: Id::generate("api").as_str().to_string(),
-        booked_at: Utc::now().to_rfc3339(),
-        billing: None,
-        currency: req.currency,
-        prices: req.prices,
-        customer: req.customer,
-        items: req.items,
-        reference: req.reference,
-        note: req.note,
-    };
-    let content = booking(wire, "")?;
+    let content = api_content(
+        req.currency,
+        req.prices,
+        req.customer,
+        req.items,
+        req.reference,
+        req.note,
+    )?;
     Ok(match id {
         None => Command::Create {
             kind,

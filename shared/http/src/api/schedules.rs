@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::Utc;
 use faktura_domain::error::AppError;
 use faktura_domain::money::shorten;
 use faktura_domain::ports::ScheduleFilter;
@@ -14,11 +13,11 @@ use faktura_domain::service::commands::Command;
 use faktura_domain::service::schedules::{ScheduleAction, ScheduleUpdate};
 use faktura_domain::values::Id;
 
-use super::documents::{WriteRoute, body_json, write};
+use super::documents::{WriteRoute, api_content, body_json, write};
 use super::{authenticate, bad_query, json_response, limit, path_id};
 use crate::AppState;
 use crate::dto::ErrorBody;
-use crate::dto::booking::{WireBooking, booking, items};
+use crate::dto::booking::items;
 use crate::dto::schedules::{
     OccurrenceDto, PreviewDto, ScheduleDto, ScheduleListDto, ScheduleRequest,
     ScheduleUpdateRequest, schedule_spec,
@@ -36,21 +35,15 @@ fn schedule_id(raw: &str) -> Result<Id, AppError> {
 
 fn create_command(req: ScheduleRequest) -> Result<Command, AppError> {
     let spec = schedule_spec(req.schedule, "schedule.")?;
-    let wire = WireBooking {
-        id: Id::generate("api").as_str().to_string(),
-        booked_at: Utc::now().to_rfc3339(),
-        billing: None,
-        currency: req.currency,
-        prices: req.prices,
-        customer: req.customer,
-        items: req.items,
-        reference: req.reference,
-        note: req.note,
-    };
-    Ok(Command::CreateSchedule {
-        content: booking(wire, "")?,
-        spec,
-    })
+    let content = api_content(
+        req.currency,
+        req.prices,
+        req.customer,
+        req.items,
+        req.reference,
+        req.note,
+    )?;
+    Ok(Command::CreateSchedule { content, spec })
 }
 
 fn update_command(id: Id, req: ScheduleUpdateRequest) -> Result<Command, AppError> {
