@@ -189,11 +189,18 @@ impl LocalApp {
                 state.dev_clock = Some(dev);
                 state.webhook_clock = Arc::new(SystemClock);
             }
-            None => tasks.push(tokio::spawn(schedule_periodically(
-                scheduler.clone(),
-                config.schedule_every,
-                stopped,
-            ))),
+            None => {
+                // What a stopped run left is handed out before `start` returns, so nothing
+                // recorded after it races the first tick.
+                if let Err(e) = scheduler.dispatch_due(DUE_LIMIT).await {
+                    tracing::warn!(error = %e, "handing out due jobs failed");
+                }
+                tasks.push(tokio::spawn(schedule_periodically(
+                    scheduler.clone(),
+                    config.schedule_every,
+                    stopped,
+                )))
+            }
         }
         Ok(LocalApp {
             state,
@@ -281,13 +288,13 @@ async fn dispatch(
     }
 }
 
-/// Hands out due jobs at once (what a stopped run left), then every `every`.
+/// Hands out due jobs every `every` (the first time one period after start).
 async fn schedule_periodically(
     scheduler: Scheduler,
     every: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(every);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
             _ = ticker.tick() => {
