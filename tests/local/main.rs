@@ -4,6 +4,7 @@
 
 mod contract_embedded;
 mod documents_api;
+mod dunning;
 mod einvoice;
 mod hardening;
 mod migration;

@@ -58,7 +58,8 @@ async fn invoices(t: &TestApp, schedule: &Value) -> Vec<Value> {
     out
 }
 
-/// Mails in the outbox addressed to `to`, with their PDF attachments' names.
+/// Mails in the outbox addressed to `to`, with their PDF attachments' names; reminders (which
+/// unpaid instalments get after their due date, see `dunning.rs`) left out.
 fn mails_to(t: &TestApp, to: &str) -> Vec<Vec<String>> {
     t.outbox()
         .iter()
@@ -75,6 +76,7 @@ fn mails_to(t: &TestApp, to: &str) -> Vec<Vec<String>> {
                     .collect()
             })
         })
+        .filter(|files: &Vec<String>| !files.iter().any(|f| f.starts_with("MA-")))
         .collect()
 }
 
@@ -704,7 +706,7 @@ async fn periods_missed_in_an_outage() {
     t.move_clock(json!({ "advance": "PT1S" })).await;
     let again = get(&t, &format!("/v1/schedules/{}", ids[0])).await;
     assert_eq!(again["billed"], catch["billed"]);
-    let all = get(&t, "/v1/invoices?limit=50").await;
+    let all = get(&t, "/v1/invoices?kind=invoice&limit=50").await;
     assert_eq!(
         all["invoices"].as_array().unwrap().len(),
         6,

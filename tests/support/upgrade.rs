@@ -39,6 +39,9 @@ pub fn runner(stores: &Stores, outbox: &Path) -> JobRunner {
                 stores.clone(),
                 Arc::new(faktura_einvoice::EInvoiceXml),
             )),
+            dunner: Some(faktura_domain::service::dunning::Dunner::new(
+                stores.clone(),
+            )),
         },
     )
 }

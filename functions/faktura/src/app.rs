@@ -150,6 +150,9 @@ impl LocalApp {
                     Arc::new(OutboxMailer::new(outbox_dir.clone())),
                 )),
                 schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
+                dunner: Some(faktura_domain::service::dunning::Dunner::new(
+                    stores.clone(),
+                )),
             },
         );
         let scheduler = Scheduler::new(stores.clone());

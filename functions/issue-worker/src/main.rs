@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faktura_domain::service::bookings::BookingProcessor;
+use faktura_domain::service::dunning::Dunner;
 use faktura_domain::service::jobs::{Handlers, JobRunner};
 use faktura_domain::service::rendering::DocumentRenderer;
 use faktura_domain::service::schedules::ScheduleBiller;
@@ -31,6 +32,7 @@ async fn main() -> Result<(), Error> {
         Handlers {
             bookings: Some(BookingProcessor::new(stores.clone(), einvoice.clone())),
             schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
+            dunner: Some(Dunner::new(stores.clone())),
             renderer: Some(DocumentRenderer::new(stores, renderer, einvoice)),
             mailer: None,
         },

@@ -43,14 +43,15 @@ pub const ISSUE_ROUTE: WorkRoute = WorkRoute {
         JobKind::ApplyBookingEvents,
         JobKind::RenderDocument,
         JobKind::BillSchedule,
+        JobKind::DunInvoice,
     ],
     worker: "faktura-issue-worker",
 };
 
-/// Deliveries → mail worker (sends documents through SES).
+/// Deliveries and owner notices → mail worker (sends through SES).
 pub const MAIL_ROUTE: WorkRoute = WorkRoute {
     name: "Mail",
-    job_kinds: &[JobKind::DeliverDocument],
+    job_kinds: &[JobKind::DeliverDocument, JobKind::NotifyOwner],
     worker: "faktura-mail-worker",
 };
 
@@ -76,7 +77,7 @@ mod tests {
         }
         assert_eq!(
             MAIL_ROUTE.event_pattern(),
-            serde_json::json!({"source": ["faktura"], "detail-type": ["job.deliver_document"]})
+            serde_json::json!({"source": ["faktura"], "detail-type": ["job.deliver_document", "job.notify_owner"]})
         );
     }
 }

@@ -47,6 +47,11 @@ pub struct BookingCustomer {
 }
 
 impl BookingCustomer {
+    /// A consumer (no company, no VAT id): §286 Abs. 3 and §288 Abs. 1 BGB apply.
+    pub fn is_consumer(&self) -> bool {
+        self.company.is_none() && self.vat_id.is_none()
+    }
+
     /// The key under which the customer is kept per tenant: the platform's id, else the email.
     pub fn key(&self) -> String {
         match &self.external_id {

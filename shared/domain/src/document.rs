@@ -18,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::dunning::{DunningFacet, SentReminder};
 use crate::error::{AppError, ErrorKind};
 use crate::model::{DocumentKind, Invoice};
 use crate::money::Amount;
@@ -92,6 +93,10 @@ pub enum Delivery {
 
 fn one() -> u32 {
     1
+}
+
+fn is_default(f: &DunningFacet) -> bool {
+    *f == DunningFacet::default()
 }
 
 impl Delivery {
@@ -215,6 +220,9 @@ pub struct Document {
     /// Whether its PDF (and XML) are stored.
     #[serde(default)]
     pub rendered: bool,
+    /// An invoice's dunning: the levels sent, default, pause, exhaustion.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dunning: DunningFacet,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -243,6 +251,10 @@ pub enum RelationKind {
     ReplacedBy,
     /// The invoice this one replaces.
     Replaces,
+    /// A reminder or dunning letter for this invoice.
+    RemindedBy,
+    /// The invoice this reminder is about.
+    Reminds,
 }
 
 /// What happened to a document: the audit trail's `what`, and the bus's event types.
@@ -290,6 +302,16 @@ pub enum DocumentEvent {
     Replaced {
         by: Id,
     },
+    /// A reminder of `level` was issued for this invoice.
+    Reminded {
+        level: u8,
+        reminder_id: Id,
+        number: String,
+    },
+    DunningPaused,
+    DunningResumed,
+    /// Every level was sent and the last deadline passed; the owner is told.
+    DunningExhausted,
 }
 
 impl DocumentEvent {
@@ -310,6 +332,10 @@ impl DocumentEvent {
             DocumentEvent::Voided => "document.voided",
             DocumentEvent::Converted { .. } => "document.converted",
             DocumentEvent::Replaced { .. } => "document.replaced",
+            DocumentEvent::Reminded { .. } => "document.reminded",
+            DocumentEvent::DunningPaused => "dunning.paused",
+            DocumentEvent::DunningResumed => "dunning.resumed",
+            DocumentEvent::DunningExhausted => "dunning.exhausted",
         }
     }
 }
@@ -355,6 +381,7 @@ impl Document {
             credited_quantities: vec![Decimal::ZERO; lines],
             related: Vec::new(),
             rendered: false,
+            dunning: DunningFacet::default(),
             version: 0,
             created_at: now,
             updated_at: now,
@@ -823,11 +850,131 @@ impl Document {
                 ..Settlement::default()
             },
             related: Vec::new(),
+            dunning: DunningFacet::default(),
             version: 1,
             created_at: at,
             updated_at: at,
             content,
         }
+    }
+
+    fn dunnable(&self) -> Result<(), AppError> {
+        if self.kind() != DocumentKind::Invoice || !self.lifecycle.is_issued() {
+            return Err(refused(
+                "not_dunnable",
+                format!(
+                    "only issued invoices are dunned, not a {} {}",
+                    self.lifecycle.as_str(),
+                    self.kind().as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a reminder of the next level may be sent on `today`: overdue, not paused, not
+    /// exhausted. The reason it may not, if not.
+    pub fn awaits_reminder(&self, today: NaiveDate) -> Result<(), &'static str> {
+        if self.dunnable().is_err() {
+            return Err("not_dunnable");
+        }
+        if !self.is_overdue(today) {
+            return Err("not_overdue");
+        }
+        if self.dunning.paused {
+            return Err("dunning_paused");
+        }
+        if self.dunning.exhausted {
+            return Err("dunning_exhausted");
+        }
+        Ok(())
+    }
+
+    /// Records reminder `letter` (of `level`, the next one) for this overdue invoice. Never two
+    /// letters of one level, never one for a paid, credited or paused invoice.
+    pub fn remind(
+        &self,
+        level: u8,
+        letter: &Invoice,
+        default_since: Option<NaiveDate>,
+        flat_fee_charged: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+        if let Err(code) = self.awaits_reminder(letter.issue_date) {
+            return Err(refused(
+                code,
+                format!("invoice {} takes no reminder now", self.content.number),
+            ));
+        }
+        if level != self.dunning.level.saturating_add(1) {
+            return Err(refused(
+                "reminder_level_sent",
+                format!(
+                    "invoice {} is at dunning level {}; level {level} is not next",
+                    self.content.number, self.dunning.level
+                ),
+            ));
+        }
+        let mut doc = self.clone().touched(now);
+        doc.dunning.level = level;
+        doc.dunning.reminders.push(SentReminder {
+            level,
+            document_id: letter.id.clone(),
+            number: letter.number.as_str().to_string(),
+            date: letter.issue_date,
+            deadline: letter.due_date,
+        });
+        if doc.dunning.default_since.is_none() {
+            doc.dunning.default_since = default_since;
+        }
+        doc.dunning.flat_fee_charged |= flat_fee_charged;
+        doc.related.push(Relation {
+            kind: RelationKind::RemindedBy,
+            document_id: letter.id.clone(),
+            number: Some(letter.number.as_str().to_string()),
+        });
+        Ok((
+            doc,
+            vec![DocumentEvent::Reminded {
+                level,
+                reminder_id: letter.id.clone(),
+                number: letter.number.as_str().to_string(),
+            }],
+        ))
+    }
+
+    /// After the last level's deadline: marks the invoice exhausted (the owner is told).
+    pub fn exhaust_dunning(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+        if let Err(code) = self.awaits_reminder(today) {
+            return Err(refused(
+                code,
+                format!("invoice {} is not to be given up", self.content.number),
+            ));
+        }
+        let mut doc = self.clone().touched(now);
+        doc.dunning.exhausted = true;
+        Ok((doc, vec![DocumentEvent::DunningExhausted]))
+    }
+
+    /// Pauses (`true`) or resumes dunning for this invoice.
+    pub fn pause_dunning(
+        &self,
+        paused: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+        self.dunnable()?;
+        let mut doc = self.clone().touched(now);
+        doc.dunning.paused = paused;
+        let event = if paused {
+            DocumentEvent::DunningPaused
+        } else {
+            DocumentEvent::DunningResumed
+        };
+        Ok((doc, vec![event]))
     }
 
     pub fn relate(mut self, kind: RelationKind, other: &Invoice) -> Document {

@@ -336,6 +336,187 @@ pub fn document_labels(
             ("issue_date", pick("Datum", "Date")),
             ("amount_due", pick("Korrekturbetrag", "Amount credited")),
         ],
+        DocumentKind::Reminder => [
+            ("title", pick("Mahnung", "Reminder")),
+            ("number", pick("Nummer", "Number")),
+            ("issue_date", pick("Datum", "Date")),
+            ("amount_due", pick("Zu zahlen", "Amount due")),
+        ],
+    }
+}
+
+/// The greeting of a letter ("Guten Tag Erika Mustermann,").
+pub fn salutation(lang: Language, name: &str) -> String {
+    match lang {
+        Language::De => format!("Guten Tag {name},"),
+        Language::En => format!("Hello {name},"),
+    }
+}
+
+/// The title of dunning level `level` (1: the payment reminder).
+pub fn reminder_title(lang: Language, level: u8) -> &'static str {
+    match (lang, level) {
+        (Language::De, 0 | 1) => "Zahlungserinnerung",
+        (Language::De, 2) => "1. Mahnung",
+        (Language::De, 3) => "2. Mahnung",
+        (Language::De, 4) => "3. Mahnung",
+        (Language::De, _) => "Mahnung",
+        (Language::En, 0 | 1) => "Payment reminder",
+        (Language::En, 2) => "First dunning notice",
+        (Language::En, 3) => "Second dunning notice",
+        (Language::En, 4) => "Third dunning notice",
+        (Language::En, _) => "Dunning notice",
+    }
+}
+
+/// Labels of a reminder letter (its table of open items and its sums).
+pub fn reminder_labels(lang: Language) -> [(&'static str, &'static str); 10] {
+    let de = lang == Language::De;
+    let pick = |d: &'static str, e: &'static str| if de { d } else { e };
+    [
+        ("due_date", pick("Zahlbar bis", "Pay by")),
+        ("item_invoice", pick("Rechnung", "Invoice")),
+        ("item_date", pick("Datum", "Date")),
+        ("item_due", pick("Fällig seit", "Due since")),
+        ("item_amount", pick("Betrag", "Amount")),
+        ("item_settled", pick("Bezahlt", "Paid")),
+        ("item_open", pick("Offen", "Open")),
+        ("charges", pick("Gebühren und Zinsen", "Fees and interest")),
+        (
+            "open_total",
+            pick("Offene Rechnungsbeträge", "Open invoice amounts"),
+        ),
+        ("amount_due", pick("Gesamtbetrag", "Total due")),
+    ]
+}
+
+/// The opening of a reminder letter of `level` (of `last` levels) about `invoices`.
+pub fn reminder_intro(lang: Language, level: u8, invoices: &str, deadline: NaiveDate) -> String {
+    let deadline = date(lang, deadline);
+    match (lang, level) {
+        (Language::De, 0 | 1) => format!(
+            "sicher ist es Ihrer Aufmerksamkeit entgangen: Für die Rechnung {invoices} konnten wir bis heute keinen vollständigen Zahlungseingang feststellen. Bitte überweisen Sie den offenen Betrag bis zum {deadline}."
+        ),
+        (Language::De, _) => format!(
+            "trotz unserer Erinnerung ist die Rechnung {invoices} weiterhin nicht vollständig bezahlt. Bitte überweisen Sie den unten genannten Gesamtbetrag bis zum {deadline}."
+        ),
+        (Language::En, 0 | 1) => format!(
+            "perhaps this has escaped your attention: we have not yet received full payment of invoice {invoices}. Please transfer the open amount by {deadline}."
+        ),
+        (Language::En, _) => format!(
+            "despite our reminder, invoice {invoices} is still not paid in full. Please transfer the total shown below by {deadline}."
+        ),
+    }
+}
+
+/// The closing of a reminder letter (the last level says what follows).
+pub fn reminder_closing(lang: Language, last: bool) -> String {
+    let paid = match lang {
+        Language::De => {
+            "Sollten Sie die Zahlung inzwischen veranlasst haben, betrachten Sie dieses Schreiben bitte als gegenstandslos."
+        }
+        Language::En => "If you have paid in the meantime, please disregard this letter.",
+    };
+    let next = match (lang, last) {
+        (_, false) => "",
+        (Language::De, true) => {
+            " Geht die Zahlung nicht fristgerecht ein, behalten wir uns weitere Schritte ohne erneute Ankündigung vor."
+        }
+        (Language::En, true) => {
+            " If payment is not received by then, we reserve the right to take further steps without further notice."
+        }
+    };
+    format!("{paid}{next}")
+}
+
+pub fn dunning_fee_line(lang: Language, title: &str) -> String {
+    match lang {
+        Language::De => format!("Mahngebühr ({title})"),
+        Language::En => format!("Dunning fee ({title})"),
+    }
+}
+
+pub fn flat_fee_line(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Verzugspauschale nach § 288 Abs. 5 BGB",
+        Language::En => "Flat-rate default charge (§ 288(5) BGB)",
+    }
+}
+
+/// "Verzugszinsen 10,27 % p. a. auf 119,00 € vom 18.01.2027 bis 31.01.2027 (14 Tage)".
+pub fn interest_line(
+    lang: Language,
+    rates: &str,
+    open: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    days: i64,
+) -> String {
+    let (from, to) = (date(lang, from), date(lang, to));
+    match lang {
+        Language::De => {
+            format!("Verzugszinsen {rates} p. a. auf {open} vom {from} bis {to} ({days} Tage)")
+        }
+        Language::En => {
+            format!("Default interest at {rates} p.a. on {open} from {from} to {to} ({days} days)")
+        }
+    }
+}
+
+/// The VAT note of a reminder's charges (damages, not a supply: outside the scope of VAT).
+pub fn charges_not_taxable(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Nicht umsatzsteuerbar (Schadensersatz)",
+        Language::En => "Not subject to VAT (damages)",
+    }
+}
+
+pub fn not_a_tax_invoice(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "Dieses Schreiben ist keine Rechnung im Sinne des Umsatzsteuergesetzes.",
+        Language::En => "This letter is not a VAT invoice.",
+    }
+}
+
+/// §286 Abs. 3 BGB: a consumer is in default 30 days after due date and receipt only if the
+/// invoice says so.
+pub fn default_notice(lang: Language) -> &'static str {
+    match lang {
+        Language::De => {
+            "Hinweis nach § 286 Abs. 3 BGB: Sie geraten spätestens in Verzug, wenn Sie nicht innerhalb von 30 Tagen nach Fälligkeit und Zugang dieser Rechnung zahlen."
+        }
+        Language::En => {
+            "Notice under § 286(3) BGB: you will be in default at the latest if you do not pay within 30 days of the due date and receipt of this invoice."
+        }
+    }
+}
+
+/// The mail that carries a reminder letter and the invoice again.
+#[allow(clippy::too_many_arguments)]
+pub fn reminder_mail(
+    lang: Language,
+    title: &str,
+    number: &str,
+    buyer_name: &str,
+    seller_name: &str,
+    invoices: &str,
+    total: &str,
+    deadline: NaiveDate,
+) -> MailText {
+    let deadline = date(lang, deadline);
+    match lang {
+        Language::De => MailText {
+            subject: format!("{title} {number} zur Rechnung {invoices} von {seller_name}"),
+            body: format!(
+                "Guten Tag {buyer_name},\r\n\r\nfür die Rechnung {invoices} ist noch ein Betrag offen. Anbei erhalten Sie unser Schreiben ({title} {number}) und die Rechnung noch einmal. Bitte überweisen Sie {total} bis zum {deadline}.\r\n\r\nSollten Sie inzwischen gezahlt haben, betrachten Sie diese E-Mail bitte als gegenstandslos. Bei Fragen antworten Sie einfach auf diese E-Mail.\r\n\r\nMit freundlichen Grüßen\r\n{seller_name}\r\n"
+            ),
+        },
+        Language::En => MailText {
+            subject: format!("{title} {number} for invoice {invoices} from {seller_name}"),
+            body: format!(
+                "Hello {buyer_name},\r\n\r\nan amount of invoice {invoices} is still open. Please find attached our letter ({title} {number}) and the invoice again. Please transfer {total} by {deadline}.\r\n\r\nIf you have paid in the meantime, please disregard this email. If you have any questions, just reply to this email.\r\n\r\nKind regards\r\n{seller_name}\r\n"
+            ),
+        },
     }
 }
 
@@ -479,6 +660,17 @@ pub fn document_mail(
                 "please find attached {} {number} over {amount}.",
                 name.to_lowercase()
             ),
+        ),
+        // Reminders are mailed with `reminder_mail`; this is the plain fallback.
+        (Language::De, DocumentKind::Reminder) => (
+            format!("{name} {number} von {seller_name}"),
+            format!(
+                "anbei erhalten Sie unser Schreiben {number}; bitte zahlen Sie {amount} bis {due}."
+            ),
+        ),
+        (Language::En, DocumentKind::Reminder) => (
+            format!("{name} {number} from {seller_name}"),
+            format!("please find attached our letter {number}; please pay {amount} by {due}."),
         ),
     };
     let body = match lang {

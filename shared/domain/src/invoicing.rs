@@ -278,6 +278,9 @@ pub fn plan_document(
     if kind == DocumentKind::Proforma {
         notes.insert(0, i18n::proforma_note(lang).to_string());
     }
+    if kind == DocumentKind::Invoice && booking.customer.is_consumer() {
+        notes.push(i18n::default_notice(lang).to_string());
+    }
     notes.extend(booking.note.clone());
 
     let c = &booking.customer;
@@ -343,6 +346,7 @@ pub fn plan_document(
         notes,
         payment_terms: i18n::payment_terms(lang, terms_days, due_date),
         issued_at,
+        reminder: None,
     };
     Ok(InvoicePlan { invoice })
 }
@@ -548,6 +552,7 @@ pub fn plan_credit_note(
         notes,
         payment_terms: i18n::credit_terms(lang).to_string(),
         issued_at,
+        reminder: None,
     })
 }
 

@@ -33,14 +33,20 @@ pub enum JobKind {
     DeliverDocument,
     /// Bill a schedule's next occurrence (due at the local start of its day).
     BillSchedule,
+    /// Send an overdue invoice's next reminder (due at the local start of the level's day).
+    DunInvoice,
+    /// Tell the tenant's owner an invoice is still unpaid after the last dunning level.
+    NotifyOwner,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::ApplyBookingEvents,
         JobKind::RenderDocument,
         JobKind::DeliverDocument,
         JobKind::BillSchedule,
+        JobKind::DunInvoice,
+        JobKind::NotifyOwner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +55,8 @@ impl JobKind {
             JobKind::RenderDocument => "render_document",
             JobKind::DeliverDocument => "deliver_document",
             JobKind::BillSchedule => "bill_schedule",
+            JobKind::DunInvoice => "dun_invoice",
+            JobKind::NotifyOwner => "notify_owner",
         }
     }
 
@@ -114,6 +122,9 @@ pub struct JobInput {
     /// stale and does nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSlot>,
+    /// The dunning level a `dun_invoice` job sends (1: the payment reminder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dunning_level: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

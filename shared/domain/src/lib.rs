@@ -7,6 +7,7 @@ pub mod audit;
 pub mod booking;
 pub mod calc;
 pub mod document;
+pub mod dunning;
 pub mod error;
 pub mod events;
 pub mod i18n;

@@ -35,6 +35,94 @@ pub fn invoice_mail(
     document_mail(invoice, attachments, now, &[], false, 1)
 }
 
+/// The mail that tells the tenant's owner `invoice` is still unpaid after the last dunning
+/// level, listing every invoice in that state (`unpaid`, the invoice among them).
+pub fn owner_mail(
+    tenant: &crate::model::Tenant,
+    invoice: &crate::document::Document,
+    unpaid: &[crate::document::Document],
+    now: DateTime<Utc>,
+) -> std::io::Result<OutgoingMail> {
+    let lang = tenant.settings.language;
+    let owner = tenant
+        .settings
+        .dunning
+        .owner_email
+        .clone()
+        .unwrap_or_else(|| tenant.seller.email.clone());
+    let line = |d: &crate::document::Document| {
+        let c = &d.content;
+        let letters = d
+            .dunning
+            .reminders
+            .iter()
+            .map(|r| r.number.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match lang {
+            crate::values::Language::De => format!(
+                "- {} vom {}, {} ({}): offen {} von {}, fällig seit {}; Mahnungen: {letters}",
+                c.number,
+                i18n::date(lang, c.issue_date),
+                c.buyer.legal_name(),
+                c.buyer.email,
+                i18n::money(lang, d.settlement.open(), c.currency),
+                i18n::money(lang, d.settlement.payable(), c.currency),
+                i18n::date(lang, c.due_date),
+            ),
+            crate::values::Language::En => format!(
+                "- {} of {}, {} ({}): {} open of {}, due since {}; reminders: {letters}",
+                c.number,
+                i18n::date(lang, c.issue_date),
+                c.buyer.legal_name(),
+                c.buyer.email,
+                i18n::money(lang, d.settlement.open(), c.currency),
+                i18n::money(lang, d.settlement.payable(), c.currency),
+                i18n::date(lang, c.due_date),
+            ),
+        }
+    };
+    let list = unpaid.iter().map(line).collect::<Vec<_>>().join("\r\n");
+    let number = invoice.content.number.as_str();
+    let (subject, body) = match lang {
+        crate::values::Language::De => (
+            format!("Mahnstufen ausgeschöpft: Rechnung {number} ist weiter unbezahlt"),
+            format!(
+                "Guten Tag,\r\n\r\nfür die Rechnung {number} wurden alle Mahnstufen versandt und die letzte Frist ist verstrichen. Faktura mahnt sie nicht weiter; bitte entscheiden Sie über das weitere Vorgehen (z. B. gerichtliches Mahnverfahren).\r\n\r\nUnbezahlt nach der letzten Mahnstufe:\r\n{list}\r\n"
+            ),
+        ),
+        crate::values::Language::En => (
+            format!("Dunning exhausted: invoice {number} is still unpaid"),
+            format!(
+                "Hello,\r\n\r\nevery dunning level was sent for invoice {number} and the last deadline has passed. Faktura does not chase it any further; please decide how to proceed (e.g. a court dunning procedure).\r\n\r\nUnpaid after the last dunning level:\r\n{list}\r\n"
+            ),
+        ),
+    };
+    let sender = tenant.seller.email.as_str();
+    let domain = sender
+        .rsplit_once('@')
+        .map_or("faktura.invalid", |(_, d)| d);
+    let key = format!("owner-{}", invoice.id());
+    let raw = MessageBuilder::new()
+        .from((tenant.seller.legal_name.as_str(), sender))
+        .to(owner.as_str())
+        .subject(subject)
+        .message_id(format!("{key}@{domain}"))
+        .date(Date::new(now.timestamp()))
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
+        .text_body(body)
+        .write_to_vec()?;
+    Ok(OutgoingMail {
+        key,
+        from: tenant.seller.email.clone(),
+        to: vec![owner],
+        raw,
+    })
+}
+
 /// The email that delivers a document of any kind to its buyer, or to `to` when given (a
 /// resend to another address). `send` numbers the mails of one document (1 for the first), so
 /// each has its own stable key and Message-ID.
@@ -53,17 +141,34 @@ pub fn document_mail(
         invoice.totals.amount_due
     };
     let amount = i18n::money(lang, shown, invoice.currency);
-    let text = i18n::document_mail(
-        lang,
-        invoice.kind,
-        invoice.cancels_fully,
-        &invoice.buyer.name,
-        &invoice.seller.legal_name,
-        invoice.number.as_str(),
-        &amount,
-        invoice.due_date,
-        with_contract,
-    );
+    let text = match &invoice.reminder {
+        Some(facts) => i18n::reminder_mail(
+            lang,
+            i18n::reminder_title(lang, facts.level),
+            invoice.number.as_str(),
+            &invoice.buyer.name,
+            &invoice.seller.legal_name,
+            &facts
+                .items
+                .iter()
+                .map(|i| i.number.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            &amount,
+            invoice.due_date,
+        ),
+        None => i18n::document_mail(
+            lang,
+            invoice.kind,
+            invoice.cancels_fully,
+            &invoice.buyer.name,
+            &invoice.seller.legal_name,
+            invoice.number.as_str(),
+            &amount,
+            invoice.due_date,
+            with_contract,
+        ),
+    };
     let seller_email = invoice.seller.email.as_str();
     let domain = seller_email
         .rsplit_once('@')

@@ -147,6 +147,10 @@ fn default_credit_note_numbering() -> NumberingSettings {
     numbering("RK-{yyyy}-{seq:5}")
 }
 
+fn default_reminder_numbering() -> NumberingSettings {
+    numbering("MA-{yyyy}-{seq:5}")
+}
+
 /// Tenant settings that change what a document says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantSettings {
@@ -163,6 +167,9 @@ pub struct TenantSettings {
     /// Credit notes (Rechnungskorrektur / Stornorechnung) have their own gapless series.
     #[serde(default = "default_credit_note_numbering")]
     pub credit_note_numbering: NumberingSettings,
+    /// Reminders and dunning letters have their own series (they are not tax invoices).
+    #[serde(default = "default_reminder_numbering")]
+    pub reminder_numbering: NumberingSettings,
     /// The document format customers get unless they ask for another.
     #[serde(default)]
     pub einvoice: EInvoiceFormat,
@@ -177,6 +184,9 @@ pub struct TenantSettings {
     /// The IANA zone whose local date every document carries (default Europe/Berlin).
     #[serde(default)]
     pub time_zone: crate::values::TimeZone,
+    /// How unpaid invoices are chased (levels, fees, interest).
+    #[serde(default)]
+    pub dunning: crate::dunning::DunningSettings,
 }
 
 impl TenantSettings {
@@ -186,6 +196,7 @@ impl TenantSettings {
             DocumentKind::Invoice => &self.invoice_numbering,
             DocumentKind::Proforma => &self.proforma_numbering,
             DocumentKind::CreditNote => &self.credit_note_numbering,
+            DocumentKind::Reminder => &self.reminder_numbering,
         }
     }
 }
@@ -370,8 +381,8 @@ pub struct Totals {
     pub amount_due: Amount,    // BT-115
 }
 
-/// The kinds of documents. Reminders (dunning letters) and contracts join them later; a kind
-/// decides the number series, the title and whether the document is a tax invoice.
+/// The kinds of documents; a kind decides the number series, the title and whether the
+/// document is a tax invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
@@ -382,13 +393,17 @@ pub enum DocumentKind {
     Proforma,
     /// Credit note, UNTDID 381: corrects (part of) an invoice it references (BG-3).
     CreditNote,
+    /// A payment reminder or dunning letter for an overdue invoice (BG-3 names it): a letter,
+    /// not a tax invoice; its lines are fees and default interest (outside the scope of VAT).
+    Reminder,
 }
 
 impl DocumentKind {
-    pub const ALL: [DocumentKind; 3] = [
+    pub const ALL: [DocumentKind; 4] = [
         DocumentKind::Invoice,
         DocumentKind::Proforma,
         DocumentKind::CreditNote,
+        DocumentKind::Reminder,
     ];
 
     pub fn type_code(self) -> &'static str {
@@ -396,6 +411,8 @@ impl DocumentKind {
             DocumentKind::Invoice => "380",
             DocumentKind::Proforma => "325",
             DocumentKind::CreditNote => "381",
+            // A letter: never written as an e-invoice, so it has no type code.
+            DocumentKind::Reminder => "",
         }
     }
 
@@ -404,6 +421,7 @@ impl DocumentKind {
             DocumentKind::Invoice => "invoice",
             DocumentKind::Proforma => "proforma",
             DocumentKind::CreditNote => "credit_note",
+            DocumentKind::Reminder => "reminder",
         }
     }
 
@@ -418,7 +436,7 @@ impl DocumentKind {
 
     /// Whether the document is a tax invoice (with an e-invoice where the format asks).
     pub fn is_tax_document(self) -> bool {
-        self != DocumentKind::Proforma
+        matches!(self, DocumentKind::Invoice | DocumentKind::CreditNote)
     }
 }
 
@@ -433,6 +451,8 @@ pub enum DocumentSource {
     Api,
     /// An occurrence of a schedule (recurring invoice or instalment).
     Schedule,
+    /// A dunning run (reminder letters).
+    Dunning,
 }
 
 /// BG-3: the document a credit note corrects (also kept on a final invoice for its proforma).
@@ -466,6 +486,11 @@ pub struct Buyer {
 }
 
 impl Buyer {
+    /// A business (a company or a VAT id): 9 points of default interest and the €40 flat fee.
+    pub fn is_business(&self) -> bool {
+        self.company.is_some() || self.vat_id.is_some()
+    }
+
     /// BT-44: the legal name is the company where there is one.
     pub fn legal_name(&self) -> &str {
         self.company.as_deref().unwrap_or(&self.name)
@@ -516,6 +541,9 @@ pub struct Invoice {
     pub notes: Vec<String>,
     pub payment_terms: String, // BT-20
     pub issued_at: DateTime<Utc>,
+    /// What a reminder letter says beyond its lines: the open items, charges and total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<crate::dunning::ReminderFacts>,
 }
 
 impl Invoice {

@@ -31,6 +31,32 @@ pub struct DocumentView {
     pub totals: TotalsView,
     pub notes: Vec<String>,
     pub payment: Option<PaymentView>,
+    /// A reminder letter's own text, open items and sums.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub letter: Option<LetterView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterView {
+    /// The letter's own labels (its table and sums).
+    pub labels: BTreeMap<&'static str, &'static str>,
+    pub salutation: String,
+    pub intro: String,
+    pub closing: String,
+    pub items: Vec<OpenItemView>,
+    pub open_total: String,
+    pub charges: Option<String>,
+    pub total: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenItemView {
+    pub number: String,
+    pub issue_date: String,
+    pub due_date: String,
+    pub payable: String,
+    pub settled: String,
+    pub open: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,6 +177,14 @@ impl DocumentView {
             labels.insert(key, text);
         }
         labels.insert("prepaid", i18n::prepaid_label(lang));
+        if let Some(facts) = &inv.reminder {
+            labels.insert("title", i18n::reminder_title(lang, facts.level));
+            for (key, text) in i18n::reminder_labels(lang) {
+                if matches!(key, "due_date" | "amount_due") {
+                    labels.insert(key, text);
+                }
+            }
+        }
         if gross_prices {
             for (key, text) in i18n::gross_price_labels(lang) {
                 labels.insert(key, text);
@@ -217,8 +251,10 @@ impl DocumentView {
             issue_date: i18n::date(lang, inv.issue_date),
             issue_date_iso: inv.issue_date.format("%Y-%m-%d").to_string(),
             due_date: i18n::date(lang, inv.due_date),
+            // A letter's charges are no service: no service date in its header.
             service_period: inv
                 .service_period()
+                .filter(|_| inv.reminder.is_none())
                 .map(|p| period_text(lang, p.start, p.end)),
             customer_number: inv.buyer.customer_number.clone(),
             buyer_reference: inv.buyer_reference.clone(),
@@ -255,11 +291,50 @@ impl DocumentView {
                 amount_due: money(t.amount_due),
             },
             notes: inv.notes.clone(),
+            letter: inv.reminder.as_ref().map(|f| {
+                let numbers = f
+                    .items
+                    .iter()
+                    .map(|i| i.number.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let open_total = f.items.iter().fold(Amount::ZERO, |sum, i| sum + i.open);
+                LetterView {
+                    labels: i18n::reminder_labels(lang)
+                        .into_iter()
+                        .filter(|(k, _)| !matches!(*k, "due_date" | "amount_due"))
+                        .collect(),
+                    salutation: i18n::salutation(lang, &inv.buyer.name),
+                    intro: i18n::reminder_intro(lang, f.level, &numbers, inv.due_date),
+                    closing: i18n::reminder_closing(lang, f.last),
+                    items: f
+                        .items
+                        .iter()
+                        .map(|i| OpenItemView {
+                            number: i.number.clone(),
+                            issue_date: i18n::date(lang, i.issue_date),
+                            due_date: i18n::date(lang, i.due_date),
+                            payable: money(i.payable),
+                            settled: money(i.settled),
+                            open: money(i.open),
+                        })
+                        .collect(),
+                    open_total: money(open_total),
+                    charges: (!f.charges.is_zero()).then(|| money(f.charges)),
+                    total: money(f.total),
+                }
+            }),
             // A credit note asks for no payment: its terms say how the amount is settled.
             payment: Some(PaymentView {
                 terms: inv.payment_terms.clone(),
-                reference: (inv.kind != DocumentKind::CreditNote && !t.amount_due.is_zero())
-                    .then(|| inv.number.as_str().to_string()),
+                // A reminder's payment goes to its invoice: the invoice's number is the
+                // reference the bank transfer must carry.
+                reference: (inv.kind != DocumentKind::CreditNote && !t.amount_due.is_zero()).then(
+                    || match (&inv.reminder, &inv.preceding) {
+                        (Some(_), Some(of)) => of.number.as_str().to_string(),
+                        _ => inv.number.as_str().to_string(),
+                    },
+                ),
             }),
         }
     }

@@ -111,6 +111,7 @@ fn planned_with(kind: DocumentKind, items: &[(&str, &str, &str)]) -> Invoice {
         DocumentKind::Invoice => "inv_1",
         DocumentKind::Proforma => "pro_1",
         DocumentKind::CreditNote => unreachable!("credit notes come from plan_credit_note"),
+        DocumentKind::Reminder => unreachable!("reminders come from plan_reminder"),
     };
     plan_document(
         &tenant(),
@@ -134,6 +135,7 @@ fn number_of(kind: DocumentKind) -> &'static str {
         DocumentKind::Invoice => "RE-2026-00001",
         DocumentKind::Proforma => "PRO-2026-00001",
         DocumentKind::CreditNote => "RK-2026-00001",
+        DocumentKind::Reminder => "MA-2026-00001",
     }
 }
 

@@ -50,7 +50,10 @@ pub fn type_code(invoice: &Invoice, options: &Options) -> TypeCode {
     options.type_code.unwrap_or(match invoice.kind {
         // A proforma has no e-invoice of its own; were one written, it would be a commercial
         // invoice's shape (the API refuses to serve one).
-        DocumentKind::Invoice | DocumentKind::Proforma => TypeCode::Invoice,
+        // A reminder is a letter, never written as an e-invoice either.
+        DocumentKind::Invoice | DocumentKind::Proforma | DocumentKind::Reminder => {
+            TypeCode::Invoice
+        }
         DocumentKind::CreditNote => TypeCode::CreditNote,
     })
 }

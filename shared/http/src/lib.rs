@@ -125,6 +125,7 @@ fn routes(state: AppState, surface: Surface) -> Router {
             .route("/v1/invoices/{id}/payments", post(documents::payment))
             .route("/v1/invoices/{id}/refunds", post(documents::refund))
             .route("/v1/invoices/{id}/send", post(documents::send))
+            .route("/v1/invoices/{id}/dunning", post(documents::dunning))
             .route("/v1/credit-notes", get(documents::credit_notes))
             .route("/v1/customers", get(customers::list))
             .route(

@@ -55,6 +55,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<TenantConfig>, String> {
                 .parse::<WebhookSecret>()
                 .map_err(|e| format!("{origin}: tenant '{}': {e}", entry.id))?;
         }
+        if let Err((field, why)) = entry.settings.dunning.check() {
+            return Err(format!(
+                "{origin}: tenant '{}': settings.dunning.{field}: {why}",
+                entry.id
+            ));
+        }
         if out
             .iter()
             .any(|t: &TenantConfig| t.record.tenant.id == entry.id)

@@ -21,7 +21,7 @@
 //! ```text
 //! {
 //!   "lang": "de",                       // ISO 639-1 language of the texts (hyphenation, quotes)
-//!   "kind": "invoice",                  // "invoice" | "credit_note" (the title comes from labels)
+//!   "kind": "invoice",                  // "invoice" | "proforma" | "credit_note" | "reminder" (the title comes from labels)
 //!   "labels": {                         // every caption printed on the document
 //!     "title", "number", "issue_date", "due_date", "service_date",
 //!     "customer_number", "buyer_reference", "position", "description",
@@ -68,6 +68,17 @@
 //!   "payment": {                        // nullable: no payment section then
 //!     "terms": "Zahlbar bis 04.12.2026 ohne Abzug.",
 //!     "reference": "RE-2026-00001"      // nullable
+//!   },
+//!   "letter": {                         // optional: a reminder letter (then `lines` are its
+//!                                       // fees and interest, and may be empty)
+//!     "labels": { "item_invoice", "item_date", "item_due", "item_amount",
+//!                 "item_settled", "item_open", "charges", "open_total" },
+//!     "salutation": "Guten Tag Erika Mustermann,", "intro": "...", "closing": "...",
+//!     "items": [ { "number": "RE-2026-00001", "issue_date": "01.12.2026",
+//!                  "due_date": "15.12.2026", "payable": "119,00 €", "settled": "0,00 €",
+//!                  "open": "119,00 €" } ],
+//!     "open_total": "119,00 €", "charges": "2,50 €",   // charges nullable
+//!     "total": "121,50 €"
 //!   }
 //! }
 //! ```

@@ -95,6 +95,43 @@ where
     Option::<T>::deserialize(deserializer)
 }
 
+/// A reminder letter (dunning): what it says beyond the document's lines.
+#[derive(Debug, Deserialize, Serialize)]
+struct Letter {
+    labels: LetterLabels,
+    salutation: String,
+    intro: String,
+    closing: String,
+    items: Vec<OpenItem>,
+    open_total: String,
+    #[serde(deserialize_with = "nullable")]
+    charges: Option<String>,
+    total: String,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct LetterLabels {
+    item_invoice: String,
+    item_date: String,
+    item_due: String,
+    item_amount: String,
+    item_settled: String,
+    item_open: String,
+    charges: String,
+    open_total: String,
+}
+
+/// An open invoice as a reminder lists it.
+#[derive(Debug, Deserialize, Serialize)]
+struct OpenItem {
+    number: String,
+    issue_date: String,
+    due_date: String,
+    payable: String,
+    settled: String,
+    open: String,
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 struct DocumentView {
     lang: String,
@@ -122,6 +159,9 @@ struct DocumentView {
     notes: Vec<String>,
     #[serde(deserialize_with = "nullable")]
     payment: Option<Payment>,
+    /// Optional: a reminder letter's text, open items and sums.
+    #[serde(default)]
+    letter: Option<Letter>,
     /// Set by the renderer only: a caller's `"attachment"` key is ignored like
     /// any unknown key, so a plain render never tries to embed a file.
     #[serde(skip_deserializing)]

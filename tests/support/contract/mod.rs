@@ -13,10 +13,13 @@
 //!   reported twice at once, one idempotency key sent twice at once, two workers on one job.
 //! - [`schedules`]: schedules stored at a version and each occurrence claimed once; one
 //!   occurrence billed once by many runs at once; a stop racing a bill.
+//! - [`dunning`]: one reminder per level however many runs race, exhaustion, a payment racing
+//!   a dunning run.
 //!
 //! Fixtures are real: bookings are parsed by the webhook parser and documents planned by
 //! `plan_document`, exactly as the service does. Every function uses fresh tenant ids.
 
+pub mod dunning;
 pub mod files;
 pub mod jobs;
 pub mod listing;
@@ -131,6 +134,8 @@ macro_rules! contract_suite {
             schedules::a_stop_racing_a_bill_leaves_no_invoice_after_it,
             schedules::a_year_of_schedules,
             schedules::customer_credit_goes_to_the_next_occurrence,
+            dunning::each_level_is_sent_once_then_the_invoice_is_exhausted,
+            dunning::a_payment_racing_a_reminder_never_leaves_one_after_it,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {
@@ -222,11 +227,13 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
             invoice_numbering: numbering("RE-{yyyy}-{seq:5}"),
             proforma_numbering: numbering("PRO-{yyyy}-{seq:5}"),
             credit_note_numbering: numbering("RK-{yyyy}-{seq:5}"),
+            reminder_numbering: numbering("MA-{yyyy}-{seq:5}"),
             einvoice: faktura_domain::model::EInvoiceFormat::Zugferd,
             billing: Billing::Invoice,
             apply_credit: false,
             contract: ContractSettings::default(),
             time_zone: Default::default(),
+            dunning: Default::default(),
         },
     }
 }

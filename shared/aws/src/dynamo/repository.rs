@@ -385,7 +385,8 @@ impl Repository for DynamoStore {
             values.insert(":to".into(), s(to.format("%Y-%m-%d").to_string()));
             conditions.push("#date <= :to".into());
         }
-        let filtered = !conditions.is_empty() || filter.overdue_on.is_some();
+        let filtered =
+            !conditions.is_empty() || filter.overdue_on.is_some() || filter.dunning.is_some();
         let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
         let mut documents = Vec::new();
         let mut last_position: Option<BTreeMap<String, String>> = None;

@@ -201,6 +201,8 @@ pub struct DocumentFilter {
     /// Issue date range, inclusive (drafts have none and are left out by these).
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// Where the invoice stands in its dunning.
+    pub dunning: Option<crate::dunning::DunningState>,
 }
 
 impl DocumentFilter {
@@ -226,6 +228,7 @@ impl DocumentFilter {
                 .from
                 .is_none_or(|f| issued && d.content.issue_date >= f)
             && self.to.is_none_or(|t| issued && d.content.issue_date <= t)
+            && self.dunning.is_none_or(|s| d.dunning.state() == s)
     }
 }
 

@@ -76,6 +76,11 @@ pub enum Command {
         id: Id,
         to: Vec<EmailAddress>,
     },
+    /// Pauses (or resumes) an invoice's dunning.
+    Dunning {
+        id: Id,
+        paused: bool,
+    },
     PutCustomer {
         customer: Customer,
     },
@@ -100,7 +105,8 @@ impl Command {
             | Command::CreditNote { id, .. }
             | Command::Payment { id, .. }
             | Command::Refund { id, .. }
-            | Command::Send { id, .. } => Some(id),
+            | Command::Send { id, .. }
+            | Command::Dunning { id, .. } => Some(id),
             Command::Create { .. }
             | Command::PutCustomer { .. }
             | Command::CreateSchedule { .. }
@@ -470,6 +476,12 @@ impl Commands {
                             "a credit note is not cancelled; issue a new invoice instead",
                         ));
                     }
+                    DocumentKind::Reminder => {
+                        return Err(refused(
+                            "not_cancellable",
+                            "a reminder is not cancelled; record the payment, or pause the invoice's dunning",
+                        ));
+                    }
                 }
             }
             Command::CreditNote { id, lines, reason } => {
@@ -605,9 +617,21 @@ impl Commands {
                     },
                     with_contract,
                     schedule: None,
+                    dunning_level: None,
                 });
                 change.jobs.push(job.clone());
                 Outcome::Job(job)
+            }
+            Command::Dunning { id, paused } => {
+                let doc = self.document(t, id).await?;
+                Outcome::doc(super::dunning::pause_into(
+                    &mut change,
+                    tenant,
+                    &doc,
+                    *paused,
+                    cause,
+                    now,
+                )?)
             }
             Command::PutCustomer { customer } => {
                 change.customers.push(customer.clone());

@@ -10,7 +10,7 @@ use crate::document::Document;
 use crate::error::{AppError, ErrorKind, StoreError};
 use crate::jobs::Job;
 use crate::mail::{Attachment, document_mail};
-use crate::model::EInvoiceFormat;
+use crate::model::{DocumentKind, EInvoiceFormat};
 use crate::ports::{Change, MailSender, Stores};
 
 use super::files::{
@@ -57,6 +57,17 @@ impl DocumentMailer {
         let resend = !job.input.to.is_empty();
         if doc.delivery.is_sent() && !resend {
             return Ok(());
+        }
+        if doc.kind() == DocumentKind::Reminder
+            && !resend
+            && let Some(why) = self
+                .reminder_moot(&doc)
+                .await
+                .map_err(DeliveryError::NotSent)?
+        {
+            // Paid (or credited, or paused) since the letter was issued: it is not sent.
+            tracing::info!(tenant_id = %job.tenant_id, document_id = %job.subject, why, "reminder not sent");
+            return self.give_up(job, why).await.map_err(DeliveryError::NotSent);
         }
         let send = match &doc.delivery {
             crate::document::Delivery::Sent { sends, .. } => sends + 1,
@@ -133,6 +144,81 @@ impl DocumentMailer {
         .await
     }
 
+    /// Why a reminder's mail must not go out any more (its invoice no longer awaits it).
+    async fn reminder_moot(&self, reminder: &Document) -> Result<Option<&'static str>, AppError> {
+        let Some(of) = &reminder.content.preceding else {
+            return Ok(None);
+        };
+        let s = &self.stores;
+        let Some(invoice) = s
+            .repository
+            .document(&reminder.content.tenant_id, &of.id)
+            .await?
+        else {
+            return Ok(Some("invoice_not_found"));
+        };
+        let tenant = super::tenant(s, &reminder.content.tenant_id).await?;
+        let today = tenant.today(s.clock.now());
+        Ok(match invoice.awaits_reminder(today) {
+            Ok(()) => None,
+            Err("not_overdue") => Some("invoice_settled"),
+            Err(why) => Some(why),
+        })
+    }
+
+    /// Job `notify_owner`: tells the tenant's owner that an invoice is still unpaid after the
+    /// last dunning level, listing every invoice of the tenant in that state.
+    pub async fn notify_owner(&self, job: &Job) -> Result<(), DeliveryError> {
+        let s = &self.stores;
+        let not_sent = DeliveryError::NotSent;
+        let tenant = super::tenant(s, &job.tenant_id).await.map_err(not_sent)?;
+        let Some(invoice) = s
+            .repository
+            .document(&job.tenant_id, &job.subject)
+            .await
+            .map_err(|e| not_sent(e.into()))?
+        else {
+            return Ok(());
+        };
+        let filter = crate::ports::DocumentFilter {
+            kind: Some(DocumentKind::Invoice),
+            dunning: Some(crate::dunning::DunningState::Exhausted),
+            ..Default::default()
+        };
+        let mut unpaid = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = s
+                .repository
+                .documents(&job.tenant_id, &filter, cursor.as_deref(), 100)
+                .await
+                .map_err(|e| not_sent(e.into()))?;
+            unpaid.extend(page.documents.into_iter().filter(|d| {
+                d.settlement.open().value().is_sign_positive() && !d.settlement.open().is_zero()
+            }));
+            cursor = page.next_cursor;
+            if cursor.is_none() || unpaid.len() >= 500 {
+                break;
+            }
+        }
+        let mail =
+            crate::mail::owner_mail(&tenant, &invoice, &unpaid, s.clock.now()).map_err(|e| {
+                not_sent(AppError::new(
+                    ErrorKind::Internal,
+                    "mail_build_failed",
+                    e.to_string(),
+                ))
+            })?;
+        match self.mailer.send(&mail).await {
+            Ok(_) => {
+                tracing::info!(tenant_id = %job.tenant_id, document_id = %job.subject, unpaid = unpaid.len(), "owner told of an exhausted invoice");
+                Ok(())
+            }
+            Err(StoreError::Refused(reason)) => Err(not_sent(unavailable("mail_refused", reason))),
+            Err(e) => Err(DeliveryError::MaybeSent(e.into())),
+        }
+    }
+
     async fn mail(
         &self,
         doc: &Document,
@@ -156,6 +242,31 @@ impl DocumentMailer {
             attachments.push(Attachment::new("application/xml", xml_file_name(inv), xml));
         }
         attachments.push(Attachment::new("application/pdf", pdf_file_name(inv), pdf));
+        if inv.kind == DocumentKind::Reminder
+            && let Some(of) = &inv.preceding
+            && let Some(invoice) = self
+                .stores
+                .repository
+                .document(&inv.tenant_id, &of.id)
+                .await?
+        {
+            // The invoice travels with its reminder again (its legal original too).
+            let invoice = &invoice.content;
+            if invoice.einvoice == EInvoiceFormat::Xrechnung {
+                let xml = files.file(&xml_key(invoice)).await?.ok_or_else(missing)?;
+                attachments.push(Attachment::new(
+                    "application/xml",
+                    xml_file_name(invoice),
+                    xml,
+                ));
+            }
+            let pdf = files.file(&pdf_key(invoice)).await?.ok_or_else(missing)?;
+            attachments.push(Attachment::new(
+                "application/pdf",
+                pdf_file_name(invoice),
+                pdf,
+            ));
+        }
         let with_contract = job.input.with_contract;
         if with_contract {
             let contract = files.file(&contract_key(inv)).await?.ok_or_else(missing)?;

@@ -119,6 +119,7 @@ fn id_prefix(kind: DocumentKind) -> &'static str {
         DocumentKind::Invoice => "inv",
         DocumentKind::Proforma => "pro",
         DocumentKind::CreditNote => "crn",
+        DocumentKind::Reminder => "rem",
     }
 }
 

@@ -90,6 +90,10 @@ pub(crate) fn issue_into(
     }
     super::audit(change, &doc, 1, events, cause, now);
     change.jobs.push(render_job(&doc, render, now));
+    if doc.kind() == DocumentKind::Invoice {
+        // Chased once overdue; the job waits for its day and ends when the invoice is paid.
+        change.jobs.push(super::dunning::first_job(&doc, now));
+    }
     change.numbers.push(claim);
     change.documents.push(DocumentWrite::new(doc.clone()));
     doc

@@ -13,6 +13,7 @@ use crate::values::Id;
 
 use super::bookings::BookingProcessor;
 use super::delivery::{DeliveryError, DocumentMailer};
+use super::dunning::{Dunned, Dunner};
 use super::rendering::DocumentRenderer;
 use super::schedules::{Billed, ScheduleBiller};
 use super::{Attempt, commit_with_retry};
@@ -52,6 +53,7 @@ pub struct Handlers {
     pub renderer: Option<DocumentRenderer>,
     pub mailer: Option<DocumentMailer>,
     pub schedules: Option<ScheduleBiller>,
+    pub dunner: Option<Dunner>,
 }
 
 #[derive(Clone)]
@@ -87,6 +89,8 @@ impl JobRunner {
             JobKind::RenderDocument => self.handlers.renderer.is_some(),
             JobKind::DeliverDocument => self.handlers.mailer.is_some(),
             JobKind::BillSchedule => self.handlers.schedules.is_some(),
+            JobKind::DunInvoice => self.handlers.dunner.is_some(),
+            JobKind::NotifyOwner => self.handlers.mailer.is_some(),
         }
     }
 
@@ -190,6 +194,20 @@ impl JobRunner {
                     Billed::NotYet(at) => Err(JobFailure::Later(at)),
                     Billed::Invoice { .. } | Billed::Nothing => Ok(()),
                 }
+            }
+            JobKind::DunInvoice => {
+                let d = h.dunner.as_ref().ok_or_else(no_handler)?;
+                match d.run(job).await.map_err(JobFailure::Retry)? {
+                    Dunned::NotYet(at) => Err(JobFailure::Later(at)),
+                    Dunned::Letter { .. } | Dunned::Exhausted | Dunned::Nothing(_) => Ok(()),
+                }
+            }
+            JobKind::NotifyOwner => {
+                let m = h.mailer.as_ref().ok_or_else(no_handler)?;
+                m.notify_owner(job).await.map_err(|e| match e {
+                    DeliveryError::NotSent(e) => JobFailure::Retry(e),
+                    DeliveryError::MaybeSent(e) => JobFailure::KeepLease(e),
+                })
             }
         }
     }

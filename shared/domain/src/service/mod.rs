@@ -13,11 +13,14 @@
 //! - [`jobs::JobRunner`] and [`jobs::Scheduler`]: claim, run and retry jobs; hand due jobs out.
 //! - [`schedules::ScheduleBiller`] (job `bill_schedule`): a schedule's occurrence, invoiced once;
 //!   [`schedules`] also plans, changes and previews schedules.
+//! - [`dunning::Dunner`] (job `dun_invoice`): an overdue invoice's next reminder letter, or
+//!   (after the last) the owner told (job `notify_owner`, run by the mailer).
 //! - [`queries::Queries`]: the read side.
 
 pub mod bookings;
 pub mod commands;
 pub mod delivery;
+pub mod dunning;
 pub mod files;
 pub mod intake;
 pub mod issuing;

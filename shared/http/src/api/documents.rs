@@ -25,7 +25,7 @@ use crate::dto::ErrorBody;
 use crate::dto::booking::{WireBooking, WireCustomer, WireItem, booking, instant, optional_text};
 use crate::dto::documents::{
     AuditEntryDto, AuditListDto, CancelRequest, CreditNoteListDto, CreditNoteRequest, DocumentDto,
-    DocumentListDto, DocumentRequest, PaymentRequest, RefundRequest, SendRequest,
+    DocumentListDto, DocumentRequest, DunningRequest, PaymentRequest, RefundRequest, SendRequest,
 };
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam, read_body, require_json};
@@ -72,7 +72,7 @@ fn filter(params: &Params, today: NaiveDate) -> Result<DocumentFilter, AppError>
     if let Some(k) = params.get("kind") {
         f.kind = Some(
             DocumentKind::parse(k)
-                .ok_or_else(|| one_of("kind", k, "invoice, proforma, credit_note"))?,
+                .ok_or_else(|| one_of("kind", k, "invoice, proforma, credit_note, reminder"))?,
         );
     }
     if let Some(l) = params.get("lifecycle") {
@@ -121,6 +121,12 @@ fn filter(params: &Params, today: NaiveDate) -> Result<DocumentFilter, AppError>
                 .map_err(|_| bad_query("booking", "not a booking id"))?,
         );
     }
+    if let Some(d) = params.get("dunning") {
+        f.dunning = Some(
+            faktura_domain::dunning::DunningState::parse(d)
+                .ok_or_else(|| one_of("dunning", d, "none, active, paused, exhausted"))?,
+        );
+    }
     f.from = date_param(params, "from")?;
     f.to = date_param(params, "to")?;
     Ok(f)
@@ -140,12 +146,13 @@ pub fn customer_key(c: &str) -> String {
 /// List documents: every kind (filter with `kind`), oldest first.
 #[utoipa::path(get, path = "/v1/invoices", operation_id = "list_documents", tag = "documents",
     params(
-        ("kind" = Option<String>, Query, description = "invoice, proforma or credit_note"),
+        ("kind" = Option<String>, Query, description = "invoice, proforma, credit_note or reminder"),
         ("lifecycle" = Option<String>, Query, description = "draft, issued, partially_credited, cancelled, voided, converted"),
         ("payment" = Option<String>, Query, description = "open, partially_paid, paid, overpaid, nothing_due"),
         ("delivery" = Option<String>, Query, description = "pending, sent, failed"),
         ("status" = Option<String>, Query, description = "release 1: issued or sent"),
         ("overdue" = Option<bool>, Query),
+        ("dunning" = Option<String>, Query, description = "none, active, paused or exhausted"),
         ("customer" = Option<String>, Query, description = "a customer id, email or platform id"),
         ("booking" = Option<String>, Query),
         ("from" = Option<String>, Query, description = "issue date YYYY-MM-DD (inclusive)"),
@@ -665,6 +672,45 @@ pub async fn refund(
                 reference: optional_text("reference", req.reference, 200, false)?,
                 at: now,
             })
+        })
+    })
+    .await
+}
+
+/// Pause or resume an invoice's dunning. Resuming sends the next level on its day (at once
+/// when that day passed during the pause).
+#[utoipa::path(post, path = "/v1/invoices/{id}/dunning", operation_id = "pause_or_resume_dunning", tag = "documents", request_body = DunningRequest,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = DocumentDto), (status = "default", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn dunning(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    PathParam(id): PathParam,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let path = format!("/v1/invoices/{id}/dunning");
+    let route = WriteRoute {
+        method: "POST",
+        path: &path,
+        ok: StatusCode::OK,
+        json: true,
+    };
+    write(&state, &request_id, &headers, body, route, |bytes| {
+        doc_id(&id).and_then(|id| {
+            let req: DunningRequest = body_json(bytes)?;
+            let paused = match req.action.as_str() {
+                "pause" => true,
+                "resume" => false,
+                other => {
+                    return Err(AppError::invalid(
+                        "action",
+                        format!("'{}' is not one of pause, resume", shorten(other)),
+                    ));
+                }
+            };
+            Ok(Command::Dunning { id, paused })
         })
     })
     .await

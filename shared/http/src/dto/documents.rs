@@ -122,6 +122,54 @@ pub struct PrecedingDto {
     pub issue_date: String,
 }
 
+/// The dunning facet of an invoice; for a reminder, its level.
+#[derive(Serialize, ToSchema)]
+pub struct DunningDto {
+    /// `none`, `active`, `paused` or `exhausted` (every level sent, the owner told).
+    #[schema(schema_with = super::values::dunning_state)]
+    pub state: String,
+    /// The highest level sent (0: none); for a reminder, its own level.
+    pub level: u8,
+    /// The first day of default (§286 BGB), once a reminder went out.
+    #[schema(format = Date)]
+    pub default_since: Option<String>,
+    pub reminders: Vec<SentReminderDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SentReminderDto {
+    pub level: u8,
+    pub document_id: String,
+    pub number: String,
+    #[schema(format = Date)]
+    pub date: String,
+    /// The deadline the letter set.
+    #[schema(format = Date)]
+    pub deadline: String,
+}
+
+impl DunningDto {
+    fn new(doc: &Document) -> DunningDto {
+        let d = &doc.dunning;
+        DunningDto {
+            state: d.state().as_str().to_string(),
+            level: doc.content.reminder.as_ref().map_or(d.level, |r| r.level),
+            default_since: d.default_since.map(|x| x.to_string()),
+            reminders: d
+                .reminders
+                .iter()
+                .map(|r| SentReminderDto {
+                    level: r.level,
+                    document_id: r.document_id.as_str().to_string(),
+                    number: r.number.clone(),
+                    date: r.date.to_string(),
+                    deadline: r.deadline.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One document with its facets.
 #[derive(Serialize, ToSchema)]
 pub struct DocumentDto {
@@ -131,7 +179,7 @@ pub struct DocumentDto {
     pub kind: String,
     /// UNTDID 1001: 380 invoice, 325 proforma, 381 credit note.
     #[schema(schema_with = super::values::type_code)]
-    pub type_code: String,
+    pub type_code: Option<String>,
     /// `null` for drafts.
     pub number: Option<String>,
     /// `draft`, `issued`, `partially_credited`, `cancelled`, `voided`, `converted`.
@@ -180,6 +228,8 @@ pub struct DocumentDto {
     #[schema(format = DateTime)]
     pub updated_at: String,
     pub version: u64,
+    /// An invoice's dunning (the reminders sent); a reminder's level.
+    pub dunning: DunningDto,
     pub pdf: String,
     pub xml: Option<String>,
     pub contract: Option<String>,
@@ -213,7 +263,7 @@ impl DocumentDto {
         DocumentDto {
             id: id.to_string(),
             kind: inv.kind.as_str().to_string(),
-            type_code: inv.kind.type_code().to_string(),
+            type_code: Some(inv.kind.type_code().to_string()).filter(|c| !c.is_empty()),
             number: issued.then(|| inv.number.as_str().to_string()),
             lifecycle: doc.lifecycle.as_str().to_string(),
             status: if !issued {
@@ -326,6 +376,7 @@ impl DocumentDto {
             created_at: doc.created_at.to_rfc3339(),
             updated_at: doc.updated_at.to_rfc3339(),
             version: doc.version,
+            dunning: DunningDto::new(doc),
             pdf: format!("/v1/invoices/{id}/pdf"),
             xml: (issued && inv.kind.is_tax_document()).then(|| format!("/v1/invoices/{id}/xml")),
             contract: doc
@@ -483,6 +534,15 @@ pub struct RefundRequest {
 }
 
 /// `POST /v1/invoices/{id}/send`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({ "action": "pause" }))]
+pub struct DunningRequest {
+    /// `pause` or `resume`.
+    #[schema(schema_with = super::values::dunning_action)]
+    pub action: String,
+}
+
 #[derive(Deserialize, ToSchema, Default)]
 #[schema(example = json!({ "to": ["accounting@example.org"] }))]
 pub struct SendRequest {

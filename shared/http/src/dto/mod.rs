@@ -166,9 +166,7 @@ pub mod values {
 
     closed_sets! {
         /// What the document is.
-        document_kind: ["invoice", "proforma", "credit_note"];
-        /// UNTDID 1001: 380 invoice, 325 proforma, 381 credit note.
-        type_code: ["380", "325", "381"];
+        document_kind: ["invoice", "proforma", "credit_note", "reminder"];
         /// Where the document is in its life.
         lifecycle: ["draft", "issued", "partially_credited", "cancelled", "voided", "converted"];
         /// Release 1's field: `draft`, `issued` (not sent yet) or `sent`.
@@ -178,7 +176,7 @@ pub mod values {
         /// What is owed on the document.
         payment_state: ["open", "partially_paid", "paid", "overpaid", "nothing_due"];
         /// Where the document came from.
-        source: ["booking", "api", "schedule"];
+        source: ["booking", "api", "schedule", "dunning"];
         /// Which document goes to the customer.
         einvoice: ["pdf", "zugferd", "xrechnung"];
         /// Why VAT is (not) charged.
@@ -190,11 +188,15 @@ pub mod values {
         /// EN 16931 VAT category code.
         vat_category: ["S", "Z", "E", "AE", "K", "G", "O"];
         /// How the documents relate.
-        relation_kind: ["credited_by", "corrects", "final_invoice", "follows_proforma", "replaced_by", "replaces"];
+        relation_kind: ["credited_by", "corrects", "final_invoice", "follows_proforma", "replaced_by", "replaces", "reminded_by", "reminds"];
         /// What a ledger entry records.
         ledger_kind: ["charge", "payment", "refund", "credit", "credit_applied", "credit_used"];
         /// What the job does.
-        job_kind: ["apply_booking_events", "render_document", "deliver_document", "bill_schedule"];
+        job_kind: ["apply_booking_events", "render_document", "deliver_document", "bill_schedule", "dun_invoice", "notify_owner"];
+        /// Where an invoice stands in its dunning.
+        dunning_state: ["none", "active", "paused", "exhausted"];
+        /// Pause or resume an invoice's dunning.
+        dunning_action: ["pause", "resume"];
         /// How often a schedule bills.
         interval: ["week", "month", "quarter", "year"];
         /// Where a schedule is.
@@ -211,6 +213,16 @@ pub mod values {
         booking_event_state: ["pending", "held", "applied", "rejected"];
         /// How the booking is billed.
         billing: ["invoice", "proforma_first"];
+    }
+
+    /// UNTDID 1001: 380 invoice, 325 proforma, 381 credit note; `null` for a reminder (a
+    /// letter, never an e-invoice).
+    pub fn type_code() -> Object {
+        one_of(
+            &["380", "325", "381"],
+            true,
+            "UNTDID 1001: 380 invoice, 325 proforma, 381 credit note; null for a reminder.",
+        )
     }
 
     /// The customer's chosen e-invoice format, `null` for the tenant's default.
