@@ -422,3 +422,69 @@ async fn dunning_is_paused_and_resumed_per_invoice() {
         (422, Some("not_dunnable"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dunning_is_paused_and_resumed_per_customer() {
+    let t = TestApp::start_simulated("2026-12-01T08:00:00+01:00").await;
+    let a = t
+        .post_signed(DEMO, DEMO_SECRET, &booking("bk_cust", "cus_cust"))
+        .await;
+    let invoice_id = a.json["invoice_id"].as_str().unwrap().to_string();
+    t.move_clock(json!({ "advance": "PT1M" })).await;
+    let invoice = get(&t, &format!("/v1/invoices/{invoice_id}")).await;
+    let due = day(&invoice["due_date"]);
+    let path = "/v1/customers/ext:cus_cust/dunning";
+    let (status, held) = call(&t, Method::POST, path, Some(json!({ "action": "pause" }))).await;
+    assert_eq!(status, 200, "{held}");
+    assert_eq!(held["dunning_paused"], true);
+    assert_eq!(
+        get(&t, "/v1/customers/ext:cus_cust").await["dunning_paused"],
+        true
+    );
+    let (status, unknown) = call(
+        &t,
+        Method::POST,
+        "/v1/customers/ext:nobody/dunning",
+        Some(json!({ "action": "pause" })),
+    )
+    .await;
+    assert_eq!(
+        (status, unknown["error"]["code"].as_str()),
+        (404, Some("customer_not_found"))
+    );
+    let (status, bad) = call(&t, Method::POST, path, Some(json!({ "action": "stop" }))).await;
+    assert_eq!(
+        (status, bad["error"]["field"].as_str()),
+        (422, Some("action")),
+        "{bad}"
+    );
+
+    // A second invoice of the held customer waits as well.
+    let b = t
+        .post_signed(DEMO, DEMO_SECRET, &booking("bk_cust2", "cus_cust"))
+        .await;
+    assert_eq!(b.status, 202);
+    morning_of(&t, due + chrono::Days::new(12)).await;
+    let to = "cus_cust@example.org";
+    assert_eq!(mails_to(&t, to).len(), 2, "two invoices, no reminder");
+
+    let (status, lifted) = call(&t, Method::POST, path, Some(json!({ "action": "resume" }))).await;
+    assert_eq!(status, 200, "{lifted}");
+    assert_eq!(lifted["dunning_paused"], false);
+    // Looked at again the next morning: both invoices get their first reminder, once.
+    morning_of(&t, due + chrono::Days::new(13)).await;
+    let mails = mails_to(&t, to);
+    assert_eq!(
+        mails.len(),
+        4,
+        "{:?}",
+        mails.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    assert!(
+        mails[2..]
+            .iter()
+            .all(|m| m.0.starts_with("Zahlungserinnerung"))
+    );
+    morning_of(&t, due + chrono::Days::new(14)).await;
+    assert_eq!(mails_to(&t, to).len(), 4);
+}

@@ -156,6 +156,15 @@ impl DunningSettings {
     }
 }
 
+/// A customer's dunning hold: while `paused`, none of the customer's invoices is chased (each
+/// waits, checked again daily, and goes on from the day the hold is lifted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DunningHold {
+    pub customer_key: String,
+    pub paused: bool,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A reminder sent for an invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentReminder {

@@ -1156,3 +1156,155 @@ fn a_credit_note_of_only_a_discount_line_is_refused() {
     let note = credit_note(&invoice, &q, 1);
     assert!(invoice.credit(&note, &q, later(1)).is_ok());
 }
+
+// ---- dunning ------------------------------------------------------------------------------
+
+/// An issued invoice of 110.00 net (129.70 gross) to a company, due 2026-12-04.
+fn business_invoice() -> Document {
+    let mut booking = booking(&ITEMS);
+    booking.customer.company = Some("Muster GmbH".into());
+    let invoice = plan_document(
+        &tenant(),
+        &booking,
+        DocumentKind::Invoice,
+        &id("inv_b"),
+        at().date_naive(),
+        at(),
+    )
+    .expect("planned")
+    .invoice;
+    let (mut doc, _) = Document::new(numbered(invoice, "RE-2026-00009"), true, at());
+    doc.version = 1;
+    doc
+}
+
+fn noon(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(11, 0, 0).unwrap().and_utc()
+}
+
+#[test]
+fn a_business_pays_nine_points_and_the_flat_fee_once() {
+    use faktura_domain::service::dunning::plan_reminder;
+    let tenant = tenant();
+    let doc = business_invoice();
+    assert_eq!(doc.content.due_date, day(2026, 12, 4));
+    assert!(
+        !doc.content.notes.iter().any(|n| n.contains("§ 286 Abs. 3")),
+        "no consumer notice for a business"
+    );
+    // Level 1 on 11 Dec: free, no interest yet; default begins the next day.
+    let first = plan_reminder(&tenant, &doc, 1, &id("rem_1"), noon(day(2026, 12, 11))).unwrap();
+    assert!(first.content.lines.is_empty());
+    assert_eq!(first.default_since, Some(day(2026, 12, 12)));
+    assert_eq!(first.content.kind, DocumentKind::Reminder);
+    assert_eq!(first.content.due_date, day(2026, 12, 18), "a new deadline");
+    let (doc, events) = doc
+        .remind(
+            1,
+            &numbered(first.content.clone(), "MA-2026-00001"),
+            first.default_since,
+            false,
+            later(1),
+        )
+        .unwrap();
+    assert!(matches!(
+        events[0],
+        DocumentEvent::Reminded { level: 1, .. }
+    ));
+    // Two letters of one level: never.
+    refused_with(
+        doc.remind(
+            1,
+            &numbered(first.content.clone(), "MA-2026-00002"),
+            None,
+            false,
+            later(2),
+        ),
+        "reminder_level_sent",
+    );
+    // Level 2 on 25 Dec: fee, the €40 flat fee, 14 days at 1.27 + 9 points.
+    let second = plan_reminder(&tenant, &doc, 2, &id("rem_2"), noon(day(2026, 12, 25))).unwrap();
+    let lines: Vec<(&str, Amount)> = second
+        .content
+        .lines
+        .iter()
+        .map(|l| (l.description.as_str(), l.net_amount))
+        .collect();
+    let interest = Amount::round(dec!(129.70) * dec!(0.1027) * dec!(14) / dec!(365));
+    assert_eq!(lines[0], ("Mahngebühr (1. Mahnung)", amount("2.50")));
+    assert_eq!(
+        lines[1],
+        ("Verzugspauschale nach § 288 Abs. 5 BGB", amount("40.00"))
+    );
+    assert!(
+        lines[2]
+            .0
+            .starts_with("Verzugszinsen 10,27 % p. a. auf 129,70 €"),
+        "{}",
+        lines[2].0
+    );
+    assert_eq!(lines[2].1, interest);
+    assert!(second.flat_fee_charged);
+    let facts = second.content.reminder.as_ref().unwrap();
+    assert_eq!(facts.total, amount("129.70") + amount("42.50") + interest);
+    assert_eq!(
+        second.content.totals.vat,
+        Amount::ZERO,
+        "outside the scope of VAT"
+    );
+    assert!(
+        second
+            .content
+            .lines
+            .iter()
+            .all(|l| l.vat_category.code() == "O")
+    );
+    let (doc, _) = doc
+        .remind(
+            2,
+            &numbered(second.content.clone(), "MA-2026-00002"),
+            None,
+            true,
+            later(3),
+        )
+        .unwrap();
+    // Level 3: its fee and interest to its date, the flat fee not again.
+    let third = plan_reminder(&tenant, &doc, 3, &id("rem_3"), noon(day(2027, 1, 8))).unwrap();
+    assert!(!third.flat_fee_charged);
+    assert!(
+        third
+            .content
+            .lines
+            .iter()
+            .all(|l| !l.description.contains("Verzugspauschale"))
+    );
+    assert_eq!(third.content.lines[0].net_amount, amount("5.00"));
+    assert!(third.content.reminder.as_ref().unwrap().last);
+}
+
+#[test]
+fn paid_credited_or_paused_invoices_take_no_reminder() {
+    let doc = business_invoice();
+    let today = day(2026, 12, 11);
+    assert_eq!(
+        doc.awaits_reminder(day(2026, 12, 4)),
+        Err("not_overdue"),
+        "due today"
+    );
+    assert_eq!(doc.awaits_reminder(today), Ok(()));
+    let (paid, _) = doc
+        .record_payment(&id("pay_1"), amount("129.70"), later(1))
+        .unwrap();
+    assert_eq!(paid.awaits_reminder(today), Err("not_overdue"));
+    let (paused, _) = doc.pause_dunning(true, later(1)).unwrap();
+    assert_eq!(paused.awaits_reminder(today), Err("dunning_paused"));
+    let (resumed, events) = paused.pause_dunning(false, later(2)).unwrap();
+    assert_eq!(events, vec![DocumentEvent::DunningResumed]);
+    assert_eq!(resumed.awaits_reminder(today), Ok(()));
+    let (gone, _) = doc.exhaust_dunning(today, later(1)).unwrap();
+    assert_eq!(gone.awaits_reminder(today), Err("dunning_exhausted"));
+    assert_eq!(
+        gone.dunning.state(),
+        faktura_domain::dunning::DunningState::Exhausted
+    );
+}

@@ -132,6 +132,7 @@ fn routes(state: AppState, surface: Surface) -> Router {
                 "/v1/customers/{id}",
                 get(customers::get).put(customers::put),
             )
+            .route("/v1/customers/{id}/dunning", post(customers::dunning))
             .route("/v1/bookings/{id}", get(jobs::booking))
             .route("/v1/jobs", get(jobs::list))
             .route("/v1/jobs/{id}", get(jobs::get))

@@ -312,7 +312,7 @@ impl Modify for CompleteAnswers {
         api::documents::events, api::documents::pdf, api::documents::xml, api::documents::contract,
         api::documents::create, api::documents::change, api::documents::issue, api::documents::cancel,
         api::documents::credit_note, api::documents::payment, api::documents::refund, api::documents::send, api::documents::dunning,
-        api::customers::list, api::customers::get, api::customers::put,
+        api::customers::list, api::customers::get, api::customers::put, api::customers::dunning,
         api::jobs::list, api::jobs::get, api::jobs::booking,
         api::schedules::create, api::schedules::list, api::schedules::get, api::schedules::update,
         api::schedules::preview,

@@ -275,3 +275,78 @@ pub async fn a_payment_racing_a_reminder_never_leaves_one_after_it(a: &Adapters)
         clock.set(level_due(&tenant, &invoices[0], 1) + TimeDelta::hours(1));
     }
 }
+
+pub async fn a_customers_hold_pauses_all_their_invoices(a: &Adapters) {
+    let tenant = sample_tenant(&fresh_tenant_id());
+    let clock = Arc::new(TestClock(std::sync::Mutex::new(Utc::now())));
+    let stores = a.stores_at(std::slice::from_ref(&tenant), clock.clone());
+    let commands = Commands::new(stores.clone(), Arc::new(faktura_einvoice::EInvoiceXml));
+    let invoice = issue(&stores, &tenant, "bk_hold").await;
+    let key = invoice.content.buyer.customer_key.clone();
+    let hold = |paused| Command::CustomerDunning {
+        customer_key: key.clone(),
+        paused,
+    };
+    commands
+        .run(&tenant.id, hold(true), &cause(), None)
+        .await
+        .expect("paused");
+    let stored = a
+        .repository
+        .dunning_hold(&tenant.id, &key)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(stored.paused);
+    assert_eq!(
+        a.repository
+            .dunning_hold(&tenant.id, "ext:nobody")
+            .await
+            .unwrap(),
+        None
+    );
+    let unknown = commands
+        .run(
+            &tenant.id,
+            Command::CustomerDunning {
+                customer_key: "ext:nobody".into(),
+                paused: true,
+            },
+            &cause(),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.err().map(|e| e.code), Some("customer_not_found"));
+
+    let day = level_due(&tenant, &invoice, 1);
+    clock.set(day + TimeDelta::hours(1));
+    let job = level_job(&tenant.id, invoice.id(), 1, "", Utc::now());
+    let held = Dunner::new(stores.clone()).run(&job).await.unwrap();
+    let Dunned::NotYet(at) = held else {
+        panic!("held: {held:?}")
+    };
+    let next_day = tenant.today(day).succ_opt().unwrap();
+    assert_eq!(
+        at,
+        tenant.settings.time_zone.start_of(next_day),
+        "looked at again the next day"
+    );
+    assert!(reminders(a, &tenant).await.is_empty());
+    // Lifted: the next look sends the level that came due.
+    commands
+        .run(&tenant.id, hold(false), &cause(), None)
+        .await
+        .expect("resumed");
+    assert!(
+        !a.repository
+            .dunning_hold(&tenant.id, &key)
+            .await
+            .unwrap()
+            .unwrap()
+            .paused
+    );
+    clock.set(at);
+    let sent = Dunner::new(stores.clone()).run(&job).await.unwrap();
+    assert!(matches!(sent, Dunned::Letter { level: 1, .. }), "{sent:?}");
+    assert_eq!(reminders(a, &tenant).await.len(), 1);
+}

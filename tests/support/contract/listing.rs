@@ -102,6 +102,18 @@ async fn seed(a: &Adapters, tenant: &Tenant) -> Vec<Document> {
                 code: "mail_rejected".into(),
             },
         };
+        // Dunning facets of every state on the invoices.
+        if kind == DocumentKind::Invoice {
+            match n % 4 {
+                1 => d.dunning.level = 1,
+                2 => {
+                    d.dunning.level = 3;
+                    d.dunning.exhausted = true;
+                }
+                3 => d.dunning.paused = true,
+                _ => {}
+            }
+        }
         push(d, n);
     }
     for d in &docs {
@@ -169,6 +181,12 @@ fn filters() -> Vec<DocumentFilter> {
     for delivery in ["pending", "sent", "failed"] {
         out.push(DocumentFilter {
             delivery: Some(delivery.into()),
+            ..DocumentFilter::default()
+        });
+    }
+    for state in faktura_domain::dunning::DunningState::ALL {
+        out.push(DocumentFilter {
+            dunning: Some(state),
             ..DocumentFilter::default()
         });
     }

@@ -136,6 +136,7 @@ macro_rules! contract_suite {
             schedules::customer_credit_goes_to_the_next_occurrence,
             dunning::each_level_is_sent_once_then_the_invoice_is_exhausted,
             dunning::a_payment_racing_a_reminder_never_leaves_one_after_it,
+            dunning::a_customers_hold_pauses_all_their_invoices,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -125,6 +125,29 @@ impl CustomerItem {
 }
 
 #[derive(Serialize, Deserialize)]
+pub(crate) struct HoldItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub tenant_id: Id,
+    pub hold: faktura_domain::dunning::DunningHold,
+}
+
+impl HoldItem {
+    pub fn new(tenant: &Id, hold: &faktura_domain::dunning::DunningHold) -> HoldItem {
+        HoldItem {
+            pk: tenant_pk(tenant),
+            sk: super::hold_sk(&hold.customer_key),
+            entity: "dunning_hold".into(),
+            tenant_id: tenant.clone(),
+            hold: hold.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 pub(crate) struct DocumentItem {
     #[serde(rename = "PK")]
     pub pk: String,

@@ -106,6 +106,11 @@ pub(crate) fn customer_sk(key: &str) -> String {
     format!("CUSTOMER#{key}")
 }
 
+/// A customer's dunning hold, beside the customer (not in it: bookings replace customers).
+pub(crate) fn hold_sk(key: &str) -> String {
+    format!("HOLD#{key}")
+}
+
 pub(crate) fn document_sk(id: &Id) -> String {
     format!("INVOICE#{id}")
 }

@@ -218,6 +218,19 @@ fn actions(
             );
         }
     }
+    if !change.holds.is_empty() {
+        let tenant = change
+            .tenant_id
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("a change with holds names no tenant".into()))?;
+        for h in &change.holds {
+            let item = to_item("dunning hold", &super::items::HoldItem::new(tenant, h))?;
+            push(
+                put(table, item, None, HashMap::new(), HashMap::new())?,
+                None,
+            );
+        }
+    }
     for e in &change.ledger {
         push(
             put_new(table, to_item("ledger entry", &LedgerItem::new(e))?)?,
@@ -452,6 +465,20 @@ impl Repository for DynamoStore {
                 Some(k) => start = Some(k),
             }
         }
+    }
+
+    async fn dunning_hold(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+    ) -> Result<Option<faktura_domain::dunning::DunningHold>, StoreError> {
+        self.get(
+            "dunning hold",
+            key(tenant_pk(tenant), super::hold_sk(customer_key)),
+        )
+        .await?
+        .map(|i| from_item::<super::items::HoldItem>("dunning hold item", i).map(|h| h.hold))
+        .transpose()
     }
 
     async fn customer(&self, tenant: &Id, key_: &str) -> Result<Option<Customer>, StoreError> {

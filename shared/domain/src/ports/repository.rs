@@ -118,6 +118,8 @@ pub struct Change {
     pub idempotency: Option<IdempotencyRecord>,
     pub schedules: Vec<ScheduleWrite>,
     pub periods: Vec<PeriodClaim>,
+    /// Customers' dunning holds, upserted (the latest word of the owner wins).
+    pub holds: Vec<crate::dunning::DunningHold>,
 }
 
 impl Change {
@@ -139,6 +141,7 @@ impl Change {
             && self.idempotency.is_none()
             && self.schedules.is_empty()
             && self.periods.is_empty()
+            && self.holds.is_empty()
     }
 }
 
@@ -323,5 +326,11 @@ pub trait Repository: Send + Sync {
         schedule_id: &Id,
         occurrence: u32,
     ) -> Result<Option<Id>, StoreError>;
+    /// A customer's dunning hold, if one was ever set.
+    async fn dunning_hold(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+    ) -> Result<Option<crate::dunning::DunningHold>, StoreError>;
     async fn commit(&self, change: Change) -> Result<(), CommitError>;
 }

@@ -81,6 +81,11 @@ pub enum Command {
         id: Id,
         paused: bool,
     },
+    /// Pauses (or resumes) the dunning of all of a customer's invoices.
+    CustomerDunning {
+        customer_key: String,
+        paused: bool,
+    },
     PutCustomer {
         customer: Customer,
     },
@@ -109,6 +114,7 @@ impl Command {
             | Command::Dunning { id, .. } => Some(id),
             Command::Create { .. }
             | Command::PutCustomer { .. }
+            | Command::CustomerDunning { .. }
             | Command::CreateSchedule { .. }
             | Command::UpdateSchedule { .. } => None,
         }
@@ -125,6 +131,8 @@ pub enum Outcome {
     Job(Job),
     Customer(Customer),
     Schedule(Box<Schedule>),
+    /// A customer's dunning hold as set.
+    Hold(crate::dunning::DunningHold),
 }
 
 impl Outcome {
@@ -632,6 +640,30 @@ impl Commands {
                     cause,
                     now,
                 )?)
+            }
+            Command::CustomerDunning {
+                customer_key,
+                paused,
+            } => {
+                if self
+                    .stores
+                    .repository
+                    .customer(t, customer_key)
+                    .await?
+                    .is_none()
+                {
+                    return Err(AppError::not_found(
+                        "customer_not_found",
+                        "no such customer; customers come with their first document",
+                    ));
+                }
+                let hold = crate::dunning::DunningHold {
+                    customer_key: customer_key.clone(),
+                    paused: *paused,
+                    at: now,
+                };
+                change.holds.push(hold.clone());
+                Outcome::Hold(hold)
             }
             Command::PutCustomer { customer } => {
                 change.customers.push(customer.clone());

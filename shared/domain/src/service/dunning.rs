@@ -127,6 +127,18 @@ impl Dunner {
                 if let Err(why) = doc.awaits_reminder(today) {
                     return Ok(Attempt::Done(Dunned::Nothing(why)));
                 }
+                if s.repository
+                    .dunning_hold(&job.tenant_id, &doc.content.buyer.customer_key)
+                    .await?
+                    .is_some_and(|h| h.paused)
+                {
+                    // The customer's hold: looked at again each day, so lifting it needs
+                    // nothing but the hold itself.
+                    let tomorrow = today.succ_opt().unwrap_or(today);
+                    return Ok(Attempt::Done(Dunned::NotYet(
+                        tenant.settings.time_zone.start_of(tomorrow),
+                    )));
+                }
                 let mut change = Change::for_tenant(&job.tenant_id);
                 if level > settings.last_level() {
                     update_into(

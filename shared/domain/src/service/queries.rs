@@ -28,6 +28,7 @@ pub struct CustomerAccount {
     pub ledger: Vec<LedgerEntry>,
     /// Positive: the customer owes; negative: credit owed to the customer.
     pub balance: Amount,
+    pub dunning_paused: bool,
 }
 
 #[derive(Clone)]
@@ -139,10 +140,17 @@ impl Queries {
             .ok_or_else(|| AppError::not_found("customer_not_found", "no such customer"))?;
         let ledger = self.stores.repository.ledger(tenant, key).await?;
         let balance = balance(&ledger);
+        let dunning_paused = self
+            .stores
+            .repository
+            .dunning_hold(tenant, key)
+            .await?
+            .is_some_and(|h| h.paused);
         Ok(CustomerAccount {
             customer,
             ledger,
             balance,
+            dunning_paused,
         })
     }
 

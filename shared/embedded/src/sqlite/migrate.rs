@@ -9,6 +9,7 @@
 //!   idempotency keys. The release-1 invoices table stays, renamed, as it was.
 //! - 3: schedules (recurring invoices, instalment plans) and the claims of their billed
 //!   occurrences.
+//! - 4: customers' dunning holds.
 
 use chrono::{DateTime, Utc};
 use faktura_domain::StoreError;
@@ -23,7 +24,7 @@ use rusqlite::{Connection, Transaction, params};
 use super::{db, from_json, parse_id, repository};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS bookings (
@@ -176,6 +177,15 @@ CREATE TABLE schedule_periods (
 );
 ";
 
+const V4: &str = "
+CREATE TABLE dunning_holds (
+    tenant_id    TEXT NOT NULL,
+    customer_key TEXT NOT NULL,
+    hold         TEXT NOT NULL,   -- DunningHold as JSON
+    PRIMARY KEY (tenant_id, customer_key)
+);
+";
+
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -202,6 +212,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = super::immediate(conn)?;
         tx.execute_batch(V3).map_err(db)?;
         tx.pragma_update(None, "user_version", 3).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    if version < 4 {
+        let tx = super::immediate(conn)?;
+        tx.execute_batch(V4).map_err(db)?;
+        tx.pragma_update(None, "user_version", 4).map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())

@@ -379,6 +379,23 @@ fn commit_tx(tx: &Transaction<'_>, change: &Change) -> Result<Option<Conflict>, 
         .execute(params![tenant.as_str(), c.key, to_json("customer", c)?])
         .map_err(db)?;
     }
+    for h in &change.holds {
+        let tenant = change
+            .tenant_id
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("a change with holds names no tenant".into()))?;
+        tx.prepare_cached(
+            "INSERT INTO dunning_holds (tenant_id, customer_key, hold) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant_id, customer_key) DO UPDATE SET hold = excluded.hold",
+        )
+        .map_err(db)?
+        .execute(params![
+            tenant.as_str(),
+            h.customer_key,
+            to_json("dunning hold", h)?
+        ])
+        .map_err(db)?;
+    }
     for e in &change.ledger {
         if !insert_ledger(tx, e)? {
             return Ok(Some(Conflict::LedgerEntry(e.id.clone())));
@@ -559,6 +576,26 @@ impl Repository for SqliteStore {
             documents,
             next_cursor: more.then(|| last.to_string()),
         })
+    }
+
+    async fn dunning_hold(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+    ) -> Result<Option<faktura_domain::dunning::DunningHold>, StoreError> {
+        let (t, k) = (tenant.as_str().to_string(), customer_key.to_string());
+        let json: Option<String> = self
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT hold FROM dunning_holds WHERE tenant_id = ?1 AND customer_key = ?2",
+                )
+                .map_err(db)?
+                .query_row(params![t, k], |r| r.get(0))
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        json.map(|j| from_json("dunning hold", &j)).transpose()
     }
 
     async fn customer(&self, tenant: &Id, key: &str) -> Result<Option<Customer>, StoreError> {

@@ -98,6 +98,54 @@ pub async fn put(
     Ok(answer(answered, StatusCode::OK, today))
 }
 
+/// Pause or resume the dunning of all of a customer's invoices (also those issued later).
+/// While paused, reminders wait; from the day the pause ends they go on, each level on its
+/// day (a level that came due meanwhile goes out then).
+#[utoipa::path(post, path = "/v1/customers/{id}/dunning", operation_id = "pause_or_resume_customer_dunning", tag = "customers", request_body = crate::dto::documents::DunningRequest,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = crate::dto::customers::DunningHoldDto), (status = "default", body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn dunning(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    PathParam(id): PathParam,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&headers, body).await?;
+    require_json(&headers)?;
+    let c = authenticate(&state, &headers, Some(&request_id)).await?;
+    let today = c.today(&state);
+    let path = format!("/v1/customers/{id}/dunning");
+    let idem = idempotency(&headers, "POST", &path, &bytes, StatusCode::OK, today)?;
+    let text = std::str::from_utf8(&bytes).unwrap_or("");
+    let r: crate::dto::documents::DunningRequest = crate::dto::booking::from_json_object(text, "")?;
+    let paused = match r.action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        other => {
+            return Err(AppError::invalid(
+                "action",
+                format!("'{}' is not one of pause, resume", shorten(other)),
+            )
+            .into());
+        }
+    };
+    let answered = state
+        .commands
+        .run(
+            &c.tenant,
+            Command::CustomerDunning {
+                customer_key: customer_key(&id),
+                paused,
+            },
+            &c.cause,
+            idem,
+        )
+        .await?;
+    Ok(answer(answered, StatusCode::OK, today))
+}
+
 fn customer(
     bytes: &[u8],
     key: &str,

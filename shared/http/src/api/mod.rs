@@ -131,6 +131,11 @@ pub fn render_outcome(
             ok_status.as_u16(),
             serde_json::to_string(&CustomerDto::from(c)).unwrap_or_default(),
         ),
+        Ok(Outcome::Hold(h)) => (
+            ok_status.as_u16(),
+            serde_json::to_string(&crate::dto::customers::DunningHoldDto::from(h))
+                .unwrap_or_default(),
+        ),
         Ok(Outcome::Schedule(s)) => (
             ok_status.as_u16(),
             serde_json::to_string(&crate::dto::schedules::ScheduleDto::from(s.as_ref()))

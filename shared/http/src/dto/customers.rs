@@ -93,6 +93,8 @@ pub struct CustomerAccountDto {
     #[serde(flatten)]
     pub customer: CustomerDto,
     pub balance: String,
+    /// Whether the customer's dunning is paused (`POST /v1/customers/{id}/dunning`).
+    pub dunning_paused: bool,
     pub ledger: Vec<LedgerEntryDto>,
 }
 
@@ -101,7 +103,29 @@ impl From<&CustomerAccount> for CustomerAccountDto {
         CustomerAccountDto {
             customer: (&a.customer).into(),
             balance: a.balance.to_string(),
+            dunning_paused: a.dunning_paused,
             ledger: a.ledger.iter().map(LedgerEntryDto::from).collect(),
+        }
+    }
+}
+
+/// A customer's dunning hold (`POST /v1/customers/{id}/dunning`).
+#[derive(Serialize, ToSchema)]
+pub struct DunningHoldDto {
+    pub customer: String,
+    /// While paused, none of the customer's invoices is chased; from the day it is lifted
+    /// their reminders go on.
+    pub dunning_paused: bool,
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+impl From<&faktura_domain::dunning::DunningHold> for DunningHoldDto {
+    fn from(h: &faktura_domain::dunning::DunningHold) -> Self {
+        DunningHoldDto {
+            customer: h.customer_key.clone(),
+            dunning_paused: h.paused,
+            at: h.at.to_rfc3339(),
         }
     }
 }
