@@ -1124,3 +1124,170 @@ async fn the_scheduler_bills_due_instalments_through_the_issue_worker() {
     check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[email]);
 }
+
+/// A clock set back in time: the invoices of the dunning test are issued weeks ago by the
+/// domain's own commands on the stack's table, so the functions (on real time) find them
+/// overdue.
+struct PastClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl faktura_domain::ports::Clock for PastClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduler_sends_due_reminders_and_tells_the_owner() {
+    use faktura_domain::service::commands::{Answered, Command, Commands, Outcome};
+    use faktura_domain::service::dunning::{Dunned, Dunner, level_due, level_job};
+    use std::sync::Arc;
+
+    let stack = stack_with_tenants(SENDER, true).await;
+    let emulator = Emulator::start();
+    start_functions(
+        &emulator,
+        &stack,
+        &[(faktura_lambda::config::RETRY_BASE_VAR, "1")],
+    );
+    let table = Arc::new(DynamoStore::new(&stack.sdk, &stack.table));
+    let now = chrono::Utc::now();
+    let clock = Arc::new(PastClock(std::sync::Mutex::new(now)));
+    let stores = faktura_domain::ports::Stores {
+        tenants: table.clone(),
+        repository: table.clone(),
+        jobs: table.clone(),
+        files: Arc::new(file_store(&stack)),
+        events: Arc::new(faktura_tests::contract::DroppedEvents),
+        clock: clock.clone(),
+    };
+    let tenant = faktura_domain::ports::TenantDirectory::tenant(table.as_ref(), &demo())
+        .await
+        .expect("tenants")
+        .expect("the demo tenant")
+        .tenant;
+    let commands = Commands::new(stores.clone(), Arc::new(faktura_einvoice::EInvoiceXml));
+    let cause = faktura_domain::audit::Cause::Migration { from_version: 0 };
+    let issue = |booking: &str, customer: &str, days_ago: i64| {
+        let (commands, cause, clock) = (commands.clone(), cause.clone(), clock.clone());
+        let mut content = faktura_tests::contract::booking_with(booking, customer, "1");
+        content.customer.email = format!("{customer}@example.org").parse().unwrap();
+        async move {
+            *clock.0.lock().unwrap() = now - chrono::TimeDelta::days(days_ago);
+            let answered = commands
+                .run(
+                    &demo(),
+                    Command::Create {
+                        kind: DocumentKind::Invoice,
+                        content,
+                        draft: false,
+                    },
+                    &cause,
+                    None,
+                )
+                .await
+                .expect("issued");
+            let Answered::Fresh(outcome) = answered else {
+                panic!("fresh")
+            };
+            let Outcome::Document(doc) = *outcome else {
+                panic!("a document")
+            };
+            *doc
+        }
+    };
+    // A: 16 days overdue, its payment reminder is due. B: 66 days overdue, its three letters
+    // went out weeks ago (run here on their days), and the last deadline has passed.
+    let a = issue("bk_dun_a", "cus_dun_a", 30).await;
+    let b = issue("bk_dun_b", "cus_dun_b", 80).await;
+    for level in 1..=3u8 {
+        let doc = table.document(&demo(), b.id()).await.unwrap().unwrap();
+        *clock.0.lock().unwrap() = level_due(&tenant, &doc, level) + chrono::TimeDelta::hours(9);
+        let job = level_job(&demo(), b.id(), level, "", now);
+        let sent = Dunner::new(stores.clone()).run(&job).await.expect("dunned");
+        assert!(matches!(sent, Dunned::Letter { .. }), "{sent:?}");
+    }
+    let b_exhausted = || async {
+        table
+            .document(&demo(), b.id())
+            .await
+            .unwrap()
+            .is_some_and(|d| d.dunning.exhausted)
+    };
+    schedule_until(&emulator, &stack, 15, || async {
+        let a_now = table.document(&demo(), a.id()).await.unwrap().unwrap();
+        let reminded = match a_now.dunning.reminders.first() {
+            Some(r) => table
+                .document(&demo(), &r.document_id)
+                .await
+                .unwrap()
+                .is_some_and(|d| d.delivery.is_sent()),
+            None => false,
+        };
+        reminded && b_exhausted().await && owner_told().await
+    })
+    .await;
+
+    // A: the reminder is its own document, mailed with the invoice attached again.
+    let a_now = table.document(&demo(), a.id()).await.unwrap().unwrap();
+    assert_eq!(a_now.dunning.level, 1);
+    let letter = table
+        .document(&demo(), &a_now.dunning.reminders[0].document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(letter.kind(), DocumentKind::Reminder);
+    let mails = mails_to("cus_dun_a@example.org").await;
+    assert_eq!(mails.len(), 2, "the invoice and its reminder");
+    let with_letter: Vec<_> = mails
+        .iter()
+        .map(|m| attachments(m))
+        .filter(|files| files.len() == 2)
+        .collect();
+    assert_eq!(
+        with_letter.len(),
+        1,
+        "the reminder's mail carries both PDFs"
+    );
+    let names: Vec<&str> = with_letter[0].iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.iter().any(|n| n.starts_with("MA-")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with(a.content.number.as_str())),
+        "{names:?}"
+    );
+    let letter_pdf = &with_letter[0]
+        .iter()
+        .find(|(n, _)| n.starts_with("MA-"))
+        .unwrap()
+        .1;
+    assert!(pdf::flat_text(letter_pdf).contains("Zahlungserinnerung"));
+    // B: exhausted, and the owner told once.
+    assert!(b_exhausted().await);
+    assert!(owner_told().await);
+    // Nothing more is due now: more runs send nothing.
+    let before = moto().data().await["ses"]["RawMessage"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let report = emulator.invoke(SCHEDULER, &scheduled_event()).await;
+    emulator
+        .drain(&stack, &workers(), Duration::from_secs(60))
+        .await;
+    assert_eq!(report["publish_failures"], 0, "{report}");
+    let after = moto().data().await["ses"]["RawMessage"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(before, after, "no second letter, no second owner mail");
+    check_iam(&stack);
+    assert_logs_hold_no_personal_data(&emulator, &["cus_dun_a@example.org"]);
+}
+
+/// Whether the demo owner (the seller's address) got the mail about exhausted dunning.
+async fn owner_told() -> bool {
+    mails_to(SENDER).await.iter().any(|raw| {
+        mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .and_then(|m| m.subject().map(|s| s.contains("Mahnstufen ausgeschöpft")))
+            .unwrap_or(false)
+    })
+}
