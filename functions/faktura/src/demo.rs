@@ -1,6 +1,7 @@
 //! `faktura demo`: every sample booking through the real HTTP route, then what happens to
 //! documents later (a proforma paid, cancellations, payments), then a table of every document;
-//! then a course booked in instalments, billed on a simulated clock moved on by two months.
+//! then a course booked in instalments, billed on a simulated clock moved on by three months
+//! (nobody pays: the reminders and dunning letters follow, then the owner's mail).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -90,8 +91,10 @@ pub struct DemoReport {
     pub instalments: Vec<DemoInstalment>,
 }
 
-/// One instalment invoice of the simulated-clock part.
+/// One document of the simulated-clock part: an instalment invoice or a reminder.
 pub struct DemoInstalment {
+    /// `instalment` or `reminder`.
+    pub kind: &'static str,
     pub number: String,
     pub issue_date: String,
     pub label: String,
@@ -122,22 +125,26 @@ async fn send(
     Ok((answer.status, answer.body))
 }
 
-/// Waits until every job of the demo's tenants is done (or failed) and no document waits for
-/// its mail.
+/// Waits until every job of the demo's tenants that is due is done (or failed) and no
+/// document waits for its mail (the invoices' dunning jobs wait for their days).
 async fn settle(app: &LocalApp, tenants: &[Id]) -> Result<(), String> {
     use faktura_domain::jobs::JobState;
     let started = Instant::now();
     loop {
         let mut busy = false;
+        let now = app.stores.clock.now();
         for t in tenants {
             for state in [JobState::Pending, JobState::Running] {
                 let page = app
                     .stores
                     .jobs
-                    .jobs(t, Some(state), None, 1)
+                    .jobs(t, Some(state), None, 200)
                     .await
                     .map_err(|e| e.to_string())?;
-                busy |= !page.jobs.is_empty();
+                busy |= page
+                    .jobs
+                    .iter()
+                    .any(|j| state == JobState::Running || j.due_at <= now);
             }
         }
         if !busy {
@@ -376,8 +383,8 @@ async fn instalments(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoInsta
     }
     let to = clock
         .now()
-        .checked_add_months(chrono::Months::new(2))
-        .ok_or("the clock cannot move two months")?;
+        .checked_add_months(chrono::Months::new(3))
+        .ok_or("the clock cannot move three months")?;
     let moved = clock.move_to(to).await.map_err(|e| e.message)?;
     println!(
         "  moved the clock to {} ({} stops, {} jobs run on the way)",
@@ -397,22 +404,60 @@ async fn instalments(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoInsta
     let out = page
         .documents
         .iter()
+        .filter(|doc| {
+            matches!(
+                doc.kind(),
+                faktura_domain::model::DocumentKind::Invoice
+                    | faktura_domain::model::DocumentKind::Reminder
+            )
+        })
         .map(|doc| {
             let inv = &doc.content;
+            let (kind, label) = match (&inv.reminder, &inv.preceding) {
+                (Some(facts), Some(of)) => (
+                    "reminder",
+                    format!(
+                        "{} zu {}",
+                        i18n::reminder_title(inv.language, facts.level),
+                        of.number
+                    ),
+                ),
+                _ => (
+                    "instalment",
+                    inv.lines
+                        .first()
+                        .map(|l| l.description.clone())
+                        .unwrap_or_default(),
+                ),
+            };
             DemoInstalment {
+                kind,
                 number: inv.number.to_string(),
                 issue_date: inv.issue_date.to_string(),
-                label: inv
-                    .lines
-                    .first()
-                    .map(|l| l.description.clone())
-                    .unwrap_or_default(),
+                label,
                 total: i18n::money(inv.language, inv.totals.amount_due, inv.currency),
                 pdf: app.document_path(&pdf_key(inv)),
                 mail: app.outbox_path(inv.id.as_str()),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Invoices whose every level went out: the owner's mail says so.
+    let mut out = out;
+    for doc in page.documents.iter().filter(|d| d.dunning.exhausted) {
+        out.push(DemoInstalment {
+            kind: "owner",
+            number: doc.content.number.to_string(),
+            issue_date: String::new(),
+            label: "Mahnstufen ausgeschöpft: Mail an den Inhaber".into(),
+            total: i18n::money(
+                doc.content.language,
+                doc.settlement.open(),
+                doc.content.currency,
+            ),
+            pdf: PathBuf::new(),
+            mail: app.outbox_path(&format!("owner-{}", doc.id())),
+        });
+    }
     app.shutdown().await;
     Ok(out)
 }
@@ -481,14 +526,29 @@ pub fn print_table(report: &DemoReport) {
         }
     }
     if !report.instalments.is_empty() {
-        println!("\nInstalment invoices, each issued and mailed on its day:");
+        println!(
+            "\nInstalment invoices, each issued and mailed on its day; nobody pays, so each is \
+             chased (reminder 7 days after its due date, dunning letters at 21 and 35 days, then \
+             the owner is told):"
+        );
         for i in &report.instalments {
-            println!(
-                "  instalment {:<16} {:<10} {:<60} {:>12}",
-                i.number, i.issue_date, i.label, i.total
-            );
-            println!("    pdf:  {}", i.pdf.display());
-            println!("    mail: {}", i.mail.display());
+            match i.kind {
+                "owner" => {
+                    println!(
+                        "  owner      {:<16} {:<10} {:<60} {:>12}",
+                        i.number, "", i.label, i.total
+                    );
+                    println!("    mail: {}", i.mail.display());
+                }
+                kind => {
+                    println!(
+                        "  {kind:<10} {:<16} {:<10} {:<60} {:>12}",
+                        i.number, i.issue_date, i.label, i.total
+                    );
+                    println!("    pdf:  {}", i.pdf.display());
+                    println!("    mail: {}", i.mail.display());
+                }
+            }
         }
     }
 }

@@ -109,6 +109,52 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
         assert_eq!(row.last(), Some(&"€"), "{stdout}");
         assert_eq!(row[row.len() - 2], "800,00", "{stdout}");
     }
+    // Nobody pays: each instalment is chased on its days, letters in their own series, then
+    // the owner is told of the two whose every level went out.
+    let reminders: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("reminder "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let expected = [
+        (
+            "2027-02-21",
+            "Zahlungserinnerung",
+            "RE-2027-00001",
+            "800,00",
+        ),
+        ("2027-03-07", "1. Mahnung", "RE-2027-00001", "804,42"),
+        ("2027-03-21", "2. Mahnung", "RE-2027-00001", "808,85"),
+        (
+            "2027-03-21",
+            "Zahlungserinnerung",
+            "RE-2027-00002",
+            "800,00",
+        ),
+        ("2027-04-04", "1. Mahnung", "RE-2027-00002", "804,42"),
+        ("2027-04-18", "2. Mahnung", "RE-2027-00002", "808,85"),
+        (
+            "2027-04-21",
+            "Zahlungserinnerung",
+            "RE-2027-00003",
+            "800,00",
+        ),
+    ];
+    assert_eq!(reminders.len(), expected.len(), "{stdout}");
+    for (n, (row, (day, title, invoice, total))) in reminders.iter().zip(expected).enumerate() {
+        let line = row.join(" ");
+        assert_eq!(row[1], format!("MA-2027-{:05}", n + 1), "{line}");
+        assert_eq!(row[2], day, "{line}");
+        assert!(
+            line.contains(&format!("{title} zu {invoice} {total} €")),
+            "{line}"
+        );
+    }
+    let owners = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("owner "))
+        .count();
+    assert_eq!(owners, 2, "{stdout}");
     for line in stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("pdf:") || l.trim_start().starts_with("mail:"))

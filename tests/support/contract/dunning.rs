@@ -92,8 +92,8 @@ pub async fn each_level_is_sent_once_then_the_invoice_is_exhausted(a: &Adapters)
             ..Handlers::default()
         },
     );
-    // The first job came with the invoice, due before the first level's day: handed out early
-    // it waits (released to the level's day).
+    // The first job came with the invoice, due at the start of the reminder's day; handed out
+    // early it waits (released to that day).
     let first = level_job(&tenant.id, invoice.id(), 1, "", Utc::now());
     let stored = a
         .jobs
@@ -102,7 +102,8 @@ pub async fn each_level_is_sent_once_then_the_invoice_is_exhausted(a: &Adapters)
         .expect("read")
         .expect("written with the invoice");
     assert_eq!(stored.kind, JobKind::DunInvoice);
-    clock.set(stored.due_at.max(Utc::now()));
+    assert_eq!(stored.due_at, level_due(&tenant, &invoice, 1));
+    clock.set(stored.due_at - TimeDelta::hours(1));
     assert_eq!(
         runner.run(&tenant.id, &first.id).await.expect("run"),
         RunOutcome::NotDue

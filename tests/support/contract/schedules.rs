@@ -349,14 +349,16 @@ impl faktura_domain::ports::Clock for TestClock {
     }
 }
 
-/// A year of schedules, the clock moved from due instant to due instant: a 12-month
-/// instalment plan from 31 January (paid on time), a monthly membership from 15 January
-/// (paid in part), a quarterly plan (never paid). Every invoice, number, date, amount and
+/// A year of schedules and their dunning, the clock moved from due instant to due instant: a
+/// 12-month instalment plan from 31 January (paid on time), a monthly membership from 15
+/// January (paid in part), a quarterly plan (never paid), a monthly plan paid late (after its
+/// payment reminder). Every invoice, number, date, amount, reminder, fee, owner mail and
 /// balance at the end is checked against a computation of the test's own.
 pub async fn a_year_of_schedules(a: &Adapters) {
     use chrono::NaiveDate;
     use faktura_domain::booking::PaymentFact;
     use faktura_domain::jobs::{JobKind, SHARDS};
+    use faktura_domain::money::Amount;
     use faktura_domain::service::commands::{Command, Commands};
     use faktura_domain::service::jobs::{Handlers, JobRunner};
 
@@ -384,6 +386,7 @@ pub async fn a_year_of_schedules(a: &Adapters) {
             d(2027, 2, 28),
             Some(4),
         ),
+        ("cus_late", "1", Interval::Month, d(2027, 1, 20), Some(12)),
     ];
     let mut ids = Vec::new();
     for (customer, quantity, interval, anchor, count) in plans {
@@ -407,10 +410,18 @@ pub async fn a_year_of_schedules(a: &Adapters) {
         a.repository.commit(change).await.expect("created");
         ids.push(schedule.id.clone());
     }
+    let owner_mails = Arc::new(CountingMailer::default());
     let runner = JobRunner::new(
         stores.clone(),
         Handlers {
             schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
+            dunner: Some(faktura_domain::service::dunning::Dunner::new(
+                stores.clone(),
+            )),
+            mailer: Some(faktura_domain::service::delivery::DocumentMailer::new(
+                stores.clone(),
+                owner_mails.clone(),
+            )),
             ..Handlers::default()
         },
     );
@@ -426,31 +437,37 @@ pub async fn a_year_of_schedules(a: &Adapters) {
         for shard in 0..SHARDS {
             due.extend(a.jobs.due_jobs(shard, now, 1000).await.expect("due"));
         }
-        due.retain(|j| j.kind == JobKind::BillSchedule);
+        due.retain(|j| {
+            matches!(
+                j.kind,
+                JobKind::BillSchedule | JobKind::DunInvoice | JobKind::NotifyOwner
+            )
+        });
         due.sort_by_key(|j| j.due_at);
         for j in &due {
             runner.run(&j.tenant_id, &j.id).await.expect("run");
         }
-        for (customer, share) in [("cus_course", 1), ("cus_member", 2)] {
+        for (schedule_index, share) in [(0, 1), (1, 2), (3, 1)] {
             let schedule = a
                 .repository
-                .schedule(
-                    &tenant.id,
-                    &ids[if customer == "cus_course" { 0 } else { 1 }],
-                )
+                .schedule(&tenant.id, &ids[schedule_index])
                 .await
                 .expect("read")
                 .expect("stored");
             for b in &schedule.billed {
-                if !paid_docs.insert(b.document_id.clone()) {
-                    continue;
-                }
                 let doc = a
                     .repository
                     .document(&tenant.id, &b.document_id)
                     .await
                     .expect("read")
                     .expect("doc");
+                // The late payer pays once the payment reminder came.
+                if schedule_index == 3 && doc.dunning.level == 0 {
+                    continue;
+                }
+                if !paid_docs.insert(b.document_id.clone()) {
+                    continue;
+                }
                 // The member pays half of each invoice.
                 let amount = doc.content.totals.amount_due.value() / Decimal::from(share);
                 commands
@@ -487,7 +504,7 @@ pub async fn a_year_of_schedules(a: &Adapters) {
             }
             _ => break,
         }
-        assert!(stops < 100, "the clock stops at each due instant only");
+        assert!(stops < 1000, "the clock stops at each due instant only");
     }
 
     // What the year must have made, computed here: occurrence dates, amounts, numbers.
@@ -506,6 +523,7 @@ pub async fn a_year_of_schedules(a: &Adapters) {
         .iter()
         .map(|m| month_end(2027, *m, 28))
         .collect();
+    let late_dates = monthly(20, 12);
     // 10 × 119.00 = 1190.00 in 12: 99.17 × 2 and 99.16 × 10 (119000 cents = 12 × 9916 + 8… )
     let shares = |total_cents: i64, n: i64| -> Vec<Decimal> {
         let base = total_cents / n;
@@ -514,11 +532,24 @@ pub async fn a_year_of_schedules(a: &Adapters) {
             .map(|i| Decimal::new(base + i64::from(i < extra), 2))
             .collect()
     };
-    let expected: [(usize, &Vec<NaiveDate>, Vec<Decimal>); 3] = [
+    let expected: [(usize, &Vec<NaiveDate>, Vec<Decimal>); 4] = [
         (0, &course_dates, shares(119_000, 12)),
         (1, &member_dates, vec![Decimal::new(11_900, 2); 12]),
         (2, &quarter_dates, shares(47_600, 4)),
+        (3, &late_dates, shares(11_900, 12)),
     ];
+    // Dunning, computed here: level 1 on due + 7, level 2 on due + 21, level 3 on due + 35
+    // (each after the previous letter's 7-day deadline), exhausted on due + 43; default from
+    // the day after the first letter; 2.50 and 5.00 in fees; interest at 1.27 + 5 points
+    // (consumers) on what is open, per day, actual/365, from default to the letter's date.
+    let end_day = berlin.date_of(end);
+    let plus = |day: NaiveDate, n: u64| day + chrono::Days::new(n);
+    let interest = |open: Decimal, days: i64| {
+        (open * Decimal::new(627, 4) * Decimal::from(days) / Decimal::from(365))
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    };
+    let mut reminder_numbers = Vec::new();
+    let mut exhausted = 0;
     let mut numbers = Vec::new();
     for (i, dates, amounts) in expected {
         let schedule = a
@@ -529,6 +560,7 @@ pub async fn a_year_of_schedules(a: &Adapters) {
             .expect("stored");
         assert_eq!(schedule.billed.len(), dates.len(), "schedule {i}");
         let mut charged = Decimal::ZERO;
+        let mut paid_late = Decimal::ZERO;
         for (n, b) in schedule.billed.iter().enumerate() {
             let doc = a
                 .repository
@@ -550,6 +582,76 @@ pub async fn a_year_of_schedules(a: &Adapters) {
             );
             charged += amounts[n];
             numbers.push(doc.content.number.as_str().to_string());
+            let due = doc.content.due_date;
+            let open = match i {
+                0 => Decimal::ZERO,
+                1 => amounts[n] - Amount::round(amounts[n] / Decimal::from(2)).value(),
+                _ => amounts[n],
+            };
+            let level_days = [plus(due, 7), plus(due, 21), plus(due, 35)];
+            let expected_levels: Vec<NaiveDate> = match i {
+                0 => Vec::new(),
+                // Paid right after the reminder: nothing after it.
+                3 => level_days
+                    .iter()
+                    .copied()
+                    .take(1)
+                    .filter(|l| *l <= end_day)
+                    .collect(),
+                _ => level_days
+                    .iter()
+                    .copied()
+                    .filter(|l| *l <= end_day)
+                    .collect(),
+            };
+            let sent: Vec<NaiveDate> = doc.dunning.reminders.iter().map(|r| r.date).collect();
+            assert_eq!(
+                sent, expected_levels,
+                "schedule {i}, occurrence {n}: reminders"
+            );
+            for (k, r) in doc.dunning.reminders.iter().enumerate() {
+                let letter = a
+                    .repository
+                    .document(&tenant.id, &r.document_id)
+                    .await
+                    .expect("read")
+                    .expect("the reminder");
+                reminder_numbers.push(letter.content.number.as_str().to_string());
+                assert_eq!(letter.content.kind, DocumentKind::Reminder);
+                assert_eq!(letter.content.due_date, plus(r.date, 7), "its deadline");
+                let facts = letter.content.reminder.as_ref().expect("facts");
+                let open_then = if i == 3 { amounts[n] } else { open };
+                assert_eq!(
+                    facts.items[0].open.value(),
+                    open_then,
+                    "schedule {i}, {n}, {k}"
+                );
+                let (fee, days) = match k {
+                    0 => (Decimal::ZERO, 0),
+                    1 => (Decimal::new(250, 2), 14),
+                    _ => (Decimal::new(500, 2), 28),
+                };
+                let want = fee
+                    + if days > 0 {
+                        interest(open_then, days)
+                    } else {
+                        Decimal::ZERO
+                    };
+                assert_eq!(
+                    facts.charges.value(),
+                    want,
+                    "schedule {i}, {n}, level {}",
+                    k + 1
+                );
+                assert_eq!(facts.total.value(), open_then + want);
+            }
+            if i == 3 && !expected_levels.is_empty() {
+                paid_late += amounts[n];
+            }
+            let gives_up = i == 1 || i == 2;
+            let is_exhausted = gives_up && plus(due, 43) <= end_day;
+            assert_eq!(doc.dunning.exhausted, is_exhausted, "schedule {i}, {n}");
+            exhausted += usize::from(is_exhausted);
         }
         let customer = schedule.customer.key();
         let ledger = a
@@ -560,6 +662,8 @@ pub async fn a_year_of_schedules(a: &Adapters) {
         let balance = faktura_domain::ledger::balance(&ledger).value();
         let paid: Decimal = match i {
             0 => charged,
+            // Paid once reminded: not the last one, whose reminder comes next year.
+            3 => paid_late,
             1 => schedule.billed.iter().map(|_| Decimal::new(5_950, 2)).sum(),
             _ => Decimal::ZERO,
         };
@@ -579,7 +683,45 @@ pub async fn a_year_of_schedules(a: &Adapters) {
         .map(|n| format!("RE-2027-{n:05}"))
         .collect();
     assert_eq!(numbers, want);
-    assert_eq!(numbers.len(), 12 + 12 + 4);
+    assert_eq!(numbers.len(), 12 + 12 + 4 + 12);
+    // The reminders: their own gapless series; one owner mail per exhausted invoice.
+    reminder_numbers.sort();
+    let want: Vec<String> = (1..=reminder_numbers.len())
+        .map(|n| format!("MA-2027-{n:05}"))
+        .collect();
+    assert_eq!(reminder_numbers, want);
+    assert!(exhausted > 0);
+    assert_eq!(
+        owner_mails.count(),
+        exhausted,
+        "one owner mail per exhausted invoice"
+    );
+}
+
+/// A mail sender that only counts (the year's owner mails).
+#[derive(Default)]
+struct CountingMailer(std::sync::atomic::AtomicUsize);
+
+impl CountingMailer {
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl faktura_domain::ports::MailSender for CountingMailer {
+    async fn send(
+        &self,
+        mail: &faktura_domain::ports::OutgoingMail,
+    ) -> Result<String, faktura_domain::StoreError> {
+        assert!(
+            mail.key.starts_with("owner-"),
+            "only owner mails here: {}",
+            mail.key
+        );
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(mail.key.clone())
+    }
 }
 
 /// A tenant that applies customer credit: a customer who overpaid an invoice by 20.00 gets

@@ -226,7 +226,15 @@ impl BookingProcessor {
                     Vec::new()
                 };
                 let invoice = show_credit(invoice, &credit);
-                let doc = issue_into(&mut change, invoice, claim, JobInput::default(), cause, now);
+                let doc = issue_into(
+                    &mut change,
+                    tenant,
+                    invoice,
+                    claim,
+                    JobInput::default(),
+                    cause,
+                    now,
+                );
                 move_credit(&mut change, doc, &credit, cause, now);
                 register(&mut updated, billing, &id);
             }
@@ -357,6 +365,7 @@ impl BookingProcessor {
             let with_contract = tenant.settings.contract.enabled;
             let doc = issue_into(
                 change,
+                tenant,
                 invoice,
                 claim,
                 JobInput {
@@ -632,7 +641,15 @@ impl BookingProcessor {
                 plan_document(tenant, booking, DocumentKind::Proforma, &new_id, today, now)?
                     .invoice;
             let claim = numbering.number(&mut content).await?;
-            issue_into(change, content, claim, JobInput::default(), cause, now);
+            issue_into(
+                change,
+                tenant,
+                content,
+                claim,
+                JobInput::default(),
+                cause,
+                now,
+            );
             updated.documents.proforma = Some(new_id);
             updated.content = Some(booking.clone());
             return Ok(());
@@ -689,7 +706,15 @@ impl BookingProcessor {
             with_prepaid(content, carried, Some(note))
         };
         let carried = content.totals.prepaid;
-        let doc = issue_into(change, content, claim, JobInput::default(), cause, now);
+        let doc = issue_into(
+            change,
+            tenant,
+            content,
+            claim,
+            JobInput::default(),
+            cause,
+            now,
+        );
         let doc = doc.relate(RelationKind::Replaces, &old.content);
         replace_new(change, doc.clone());
         if !carried.is_zero() {
@@ -898,7 +923,15 @@ pub(crate) async fn credit_into(
     let transition = invoice.credit(&content, quantities, now)?;
     let credited = update_into(change, invoice, transition, cause, now);
     let amount = content.totals.tax_inclusive + content.totals.rounding;
-    let note = issue_into(change, content, claim, JobInput::default(), cause, now);
+    let note = issue_into(
+        change,
+        tenant,
+        content,
+        claim,
+        JobInput::default(),
+        cause,
+        now,
+    );
     let note = note.relate(RelationKind::Corrects, &invoice.content);
     replace_new(change, note.clone());
     let mut e = entry(

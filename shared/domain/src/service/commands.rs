@@ -382,6 +382,7 @@ impl Commands {
                         .await?;
                     Outcome::doc(issue_into(
                         &mut change,
+                        tenant,
                         invoice,
                         claim,
                         JobInput::default(),
@@ -447,6 +448,11 @@ impl Commands {
                 change
                     .jobs
                     .push(render_job(&stored, JobInput::default(), now));
+                if stored.kind() == DocumentKind::Invoice {
+                    change
+                        .jobs
+                        .push(super::dunning::first_job(tenant, &stored, now));
+                }
                 Outcome::doc(stored)
             }
             Command::Cancel { id, reason } => {

@@ -47,17 +47,11 @@ pub enum Dunned {
     NotYet(DateTime<Utc>),
 }
 
-/// The first `dun_invoice` job of a newly issued invoice. It is due a little before the
-/// earliest local start of the day after the due date anywhere (UTC+14); the run waits from
-/// there for the level's own day in the tenant's zone, so a change of the levels applies too.
-pub(crate) fn first_job(doc: &Document, now: DateTime<Utc>) -> Job {
-    let day_after = doc
-        .content
-        .due_date
-        .succ_opt()
-        .unwrap_or(doc.content.due_date);
-    let at = day_after.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::TimeDelta::hours(14);
-    level_job(&doc.content.tenant_id, doc.id(), 1, "", now).due(at.max(now))
+/// The first `dun_invoice` job of a newly issued invoice: due at the start of the payment
+/// reminder's day in the tenant's zone (the run checks that day again against the levels as
+/// they are then).
+pub(crate) fn first_job(tenant: &Tenant, doc: &Document, now: DateTime<Utc>) -> Job {
+    level_job(&doc.content.tenant_id, doc.id(), 1, "", now).due(level_due(tenant, doc, 1).max(now))
 }
 
 /// A job for `level` of an invoice (`key` tells a resume's job from the first one).
@@ -162,6 +156,7 @@ impl Dunner {
                 let claim = Numbering::new(s, &tenant).number(&mut content).await?;
                 let reminder = issue_into(
                     &mut change,
+                    &tenant,
                     content,
                     claim,
                     JobInput::default(),

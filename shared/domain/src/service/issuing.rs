@@ -65,6 +65,7 @@ impl<'a> Numbering<'a> {
 /// stored (version 1).
 pub(crate) fn issue_into(
     change: &mut Change,
+    tenant: &Tenant,
     content: Invoice,
     claim: NumberClaim,
     render: JobInput,
@@ -92,7 +93,9 @@ pub(crate) fn issue_into(
     change.jobs.push(render_job(&doc, render, now));
     if doc.kind() == DocumentKind::Invoice {
         // Chased once overdue; the job waits for its day and ends when the invoice is paid.
-        change.jobs.push(super::dunning::first_job(&doc, now));
+        change
+            .jobs
+            .push(super::dunning::first_job(tenant, &doc, now));
     }
     change.numbers.push(claim);
     change.documents.push(DocumentWrite::new(doc.clone()));

@@ -461,6 +461,7 @@ impl ScheduleBiller {
                 let invoice = show_credit(invoice, &credit);
                 let doc = issue_into(
                     &mut change,
+                    &tenant,
                     invoice,
                     claim,
                     JobInput::default(),
