@@ -1,7 +1,8 @@
 //! Dunning through the local server on its simulated clock, as the customer and the owner see
 //! it: the payment reminder 7 days after the due date, the first dunning letter (fee,
 //! interest) at 21 days, the second at 35, then the owner's mail and the invoice marked
-//! exhausted; a payment stops it at once; pause and resume per invoice.
+//! exhausted; a payment stops it at once; pause and resume per invoice and per customer; and
+//! the tenant's send window, which holds every mail (invoices and reminders) until it opens.
 
 use faktura_tests::local::{DEMO, DEMO_KEY, DEMO_SECRET, TestApp};
 use faktura_tests::pdf;
@@ -487,4 +488,63 @@ async fn dunning_is_paused_and_resumed_per_customer() {
     );
     morning_of(&t, due + chrono::Days::new(14)).await;
     assert_eq!(mails_to(&t, to).len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mail_goes_out_only_in_the_send_window() {
+    let mut tenants = faktura_tests::local::load_tenants();
+    tenants[0].record.tenant.settings.send_window =
+        Some(serde_json::from_value(json!({ "from": "08:00", "to": "18:00" })).expect("a window"));
+    // Booked at 20:00 Berlin time: the invoice is issued and rendered now, mailed at 08:00.
+    let t = TestApp::start_simulated_with("2026-12-01T20:00:00+01:00", tenants).await;
+    let a = t
+        .post_signed(DEMO, DEMO_SECRET, &booking("bk_window", "cus_window"))
+        .await;
+    assert_eq!(a.status, 202, "{}", a.json);
+    let invoice_id = a.json["invoice_id"].as_str().unwrap().to_string();
+    t.move_clock(json!({ "advance": "PT1M" })).await;
+    let invoice = get(&t, &format!("/v1/invoices/{invoice_id}")).await;
+    assert_eq!(invoice["lifecycle"], "issued");
+    assert_eq!(invoice["issue_date"], "2026-12-01");
+    assert_eq!(invoice["delivery"]["state"], "pending");
+    let to = "cus_window@example.org";
+    t.move_clock(json!({ "to": "2026-12-02T07:59:00+01:00" }))
+        .await;
+    assert!(mails_to(&t, to).is_empty(), "not before the window opens");
+    t.move_clock(json!({ "to": "2026-12-02T08:00:00+01:00" }))
+        .await;
+    assert_eq!(mails_to(&t, to).len(), 1, "at 08:00");
+    let invoice = get(&t, &format!("/v1/invoices/{invoice_id}")).await;
+    assert_eq!(invoice["delivery"]["state"], "sent");
+    assert!(
+        invoice["delivery"]["sent_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-12-02T07:00:00"),
+        "{}",
+        invoice["delivery"]
+    );
+    // A reminder's day starts at midnight; its mail too waits for 08:00.
+    let due = day(&invoice["due_date"]);
+    morning_of(&t, due + chrono::Days::new(7)).await; // 08:00 on the day: sent
+    assert_eq!(mails_to(&t, to).len(), 2);
+    let inv = get(&t, &format!("/v1/invoices/{invoice_id}")).await;
+    let reminder = get(
+        &t,
+        &format!(
+            "/v1/invoices/{}",
+            inv["dunning"]["reminders"][0]["document_id"]
+                .as_str()
+                .unwrap()
+        ),
+    )
+    .await;
+    assert!(
+        reminder["delivery"]["sent_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T07:00:00+00:00"),
+        "issued at midnight, mailed at 08:00: {}",
+        reminder["delivery"]
+    );
 }

@@ -68,6 +68,12 @@ impl TestApp {
         TestApp::simulated_on(dir, load_tenants(), at).await
     }
 
+    /// [`TestApp::start_simulated`] with other tenants.
+    pub async fn start_simulated_with(at: &str, tenants: Vec<LocalTenant>) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestApp::simulated_on(dir, tenants, at).await
+    }
+
     /// Stops this app (an outage) and starts a new one on the same data at `at`.
     pub async fn restart_simulated(self, at: &str) -> TestApp {
         let TestApp { app, _dir: dir, .. } = self;

@@ -20,6 +20,7 @@ pub mod money;
 pub mod numbering;
 pub mod ports;
 pub mod schedule;
+pub mod sending;
 pub mod service;
 pub mod values;
 pub mod view;

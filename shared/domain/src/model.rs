@@ -187,6 +187,10 @@ pub struct TenantSettings {
     /// How unpaid invoices are chased (levels, fees, interest).
     #[serde(default)]
     pub dunning: crate::dunning::DunningSettings,
+    /// The local hours in which mail goes out (`{from = "08:00", to = "18:00"}`); none: any
+    /// time.
+    #[serde(default)]
+    pub send_window: Option<crate::sending::SendWindow>,
 }
 
 impl TenantSettings {

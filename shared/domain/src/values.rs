@@ -414,6 +414,29 @@ impl TimeZone {
         at.with_timezone(&self.0).date_naive()
     }
 
+    /// The local time of day of `at` in this zone.
+    pub fn time_of(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveTime {
+        at.with_timezone(&self.0).time()
+    }
+
+    /// The instant `time` on `date` in this zone (the earlier of two in a repeated hour; the
+    /// first instant after a skipped one).
+    pub fn at(
+        &self,
+        date: chrono::NaiveDate,
+        time: chrono::NaiveTime,
+    ) -> chrono::DateTime<chrono::Utc> {
+        use chrono::TimeZone as _;
+        let local = date.and_time(time);
+        (0..=3)
+            .find_map(|h| {
+                self.0
+                    .from_local_datetime(&(local + chrono::TimeDelta::hours(h)))
+                    .earliest()
+            })
+            .map_or_else(|| local.and_utc(), |t| t.with_timezone(&chrono::Utc))
+    }
+
     /// The first instant of `date` in this zone (local midnight, or the first instant after
     /// a gap where a zone skips midnight).
     pub fn start_of(&self, date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {

@@ -235,6 +235,7 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
             contract: ContractSettings::default(),
             time_zone: Default::default(),
             dunning: Default::default(),
+            send_window: None,
         },
     }
 }

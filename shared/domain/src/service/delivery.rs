@@ -26,6 +26,8 @@ pub enum DeliveryError {
     NotSent(AppError),
     /// Maybe sent: keep the lease, so no retry sends again before it runs out.
     MaybeSent(AppError),
+    /// Outside the tenant's send window: due again when it opens.
+    Later(chrono::DateTime<chrono::Utc>),
 }
 
 #[derive(Clone)]
@@ -69,6 +71,7 @@ impl DocumentMailer {
             tracing::info!(tenant_id = %job.tenant_id, document_id = %job.subject, why, "reminder not sent");
             return self.give_up(job, why).await.map_err(DeliveryError::NotSent);
         }
+        self.in_window(&job.tenant_id).await?;
         let send = match &doc.delivery {
             crate::document::Delivery::Sent { sends, .. } => sends + 1,
             _ => 1,
@@ -144,6 +147,22 @@ impl DocumentMailer {
         .await
     }
 
+    /// `Err(Later)` outside the tenant's send window.
+    async fn in_window(&self, tenant: &crate::values::Id) -> Result<(), DeliveryError> {
+        let s = &self.stores;
+        let tenant = super::tenant(s, tenant)
+            .await
+            .map_err(DeliveryError::NotSent)?;
+        match tenant
+            .settings
+            .send_window
+            .and_then(|w| w.next_open(tenant.settings.time_zone, s.clock.now()))
+        {
+            Some(at) => Err(DeliveryError::Later(at)),
+            None => Ok(()),
+        }
+    }
+
     /// Why a reminder's mail must not go out any more (its invoice no longer awaits it).
     async fn reminder_moot(&self, reminder: &Document) -> Result<Option<&'static str>, AppError> {
         let Some(of) = &reminder.content.preceding else {
@@ -171,6 +190,7 @@ impl DocumentMailer {
     pub async fn notify_owner(&self, job: &Job) -> Result<(), DeliveryError> {
         let s = &self.stores;
         let not_sent = DeliveryError::NotSent;
+        self.in_window(&job.tenant_id).await?;
         let tenant = super::tenant(s, &job.tenant_id).await.map_err(not_sent)?;
         let Some(invoice) = s
             .repository

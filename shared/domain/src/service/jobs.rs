@@ -183,10 +183,7 @@ impl JobRunner {
             }
             JobKind::DeliverDocument => {
                 let m = h.mailer.as_ref().ok_or_else(no_handler)?;
-                m.deliver(job).await.map_err(|e| match e {
-                    DeliveryError::NotSent(e) => JobFailure::Retry(e),
-                    DeliveryError::MaybeSent(e) => JobFailure::KeepLease(e),
-                })
+                m.deliver(job).await.map_err(delivery_failure)
             }
             JobKind::BillSchedule => {
                 let b = h.schedules.as_ref().ok_or_else(no_handler)?;
@@ -204,10 +201,7 @@ impl JobRunner {
             }
             JobKind::NotifyOwner => {
                 let m = h.mailer.as_ref().ok_or_else(no_handler)?;
-                m.notify_owner(job).await.map_err(|e| match e {
-                    DeliveryError::NotSent(e) => JobFailure::Retry(e),
-                    DeliveryError::MaybeSent(e) => JobFailure::KeepLease(e),
-                })
+                m.notify_owner(job).await.map_err(delivery_failure)
             }
         }
     }
@@ -308,6 +302,14 @@ enum JobFailure {
     Retry(AppError),
     Later(chrono::DateTime<chrono::Utc>),
     KeepLease(AppError),
+}
+
+fn delivery_failure(e: DeliveryError) -> JobFailure {
+    match e {
+        DeliveryError::NotSent(e) => JobFailure::Retry(e),
+        DeliveryError::MaybeSent(e) => JobFailure::KeepLease(e),
+        DeliveryError::Later(at) => JobFailure::Later(at),
+    }
 }
 
 fn no_handler() -> JobFailure {
