@@ -9,7 +9,13 @@
 //! schedule at its version and the next occurrence's job. Rendering and mail are not part of
 //! it (the pipeline bench measures them). Reports time per item and the peak resident memory.
 //!
-//! Under `cargo test --benches` it bills 20 schedules as a smoke test.
+//! Then their dunning, 30 days later (the clock moved on, nobody paid): the scheduler hands
+//! out the N due `dun_invoice` jobs and two workers run them — each reads tenant, invoice,
+//! the customer's hold and the reminder counter, and commits one change: the reminder with its
+//! number, audit entry and render job, the invoice's dunning facet at its version, and the
+//! next level's job.
+//!
+//! Under `cargo test --benches` it bills and reminds 20 as a smoke test.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -141,6 +147,71 @@ async fn run(n: usize) {
         .await
         .expect("list");
     assert_eq!(first.schedules[0].billed.len(), 1, "each billed once");
+
+    // 30 days on: every invoice is overdue by 16 days, its payment reminder due.
+    let later: Arc<dyn faktura_domain::ports::Clock> =
+        Arc::new(FixedClock(now + chrono::TimeDelta::days(30)));
+    let late = Stores {
+        clock: later.clone(),
+        ..stores.clone()
+    };
+    let started = Instant::now();
+    let report = Scheduler::new(late.clone())
+        .dispatch_due(2 * n)
+        .await
+        .expect("dispatch");
+    let dun_dispatched = started.elapsed();
+    let mut dun = Vec::new();
+    for shard in 0..faktura_domain::jobs::SHARDS {
+        dun.extend(
+            late.jobs
+                .due_jobs(shard, later.now() + chrono::TimeDelta::minutes(3), 3 * n)
+                .await
+                .expect("due"),
+        );
+    }
+    dun.retain(|d| d.kind == faktura_domain::jobs::JobKind::DunInvoice);
+    assert_eq!(dun.len(), n, "one dunning job per invoice");
+    assert!(report.dispatched >= n);
+    let dunner = JobRunner::new(
+        late.clone(),
+        Handlers {
+            dunner: Some(faktura_domain::service::dunning::Dunner::new(late.clone())),
+            ..Handlers::default()
+        },
+    );
+    let started = Instant::now();
+    let halves: Vec<Vec<_>> = dun.chunks(n.div_ceil(2)).map(<[_]>::to_vec).collect();
+    let mut workers = tokio::task::JoinSet::new();
+    for half in halves {
+        let runner = dunner.clone();
+        workers.spawn(async move {
+            for d in half {
+                assert_eq!(
+                    runner.run(&d.tenant_id, &d.id).await.expect("run"),
+                    RunOutcome::Done
+                );
+            }
+        });
+    }
+    while let Some(w) = workers.join_next().await {
+        w.expect("worker");
+    }
+    let dunned = started.elapsed();
+    let reminders = late
+        .repository
+        .documents(
+            &tenant.id,
+            &faktura_domain::ports::DocumentFilter {
+                kind: Some(faktura_domain::model::DocumentKind::Reminder),
+                ..Default::default()
+            },
+            None,
+            n + 1,
+        )
+        .await
+        .expect("list");
+    assert_eq!(reminders.documents.len(), n, "one reminder per invoice");
     println!(
         "{n:>7} due schedules on SQLite (file, WAL): create {:6.1} µs each; \
          scheduler run {:6.1} µs each ({:.2} s); bill (2 workers) {:6.1} µs each ({:.2} s, {:.0}/s); \
@@ -153,6 +224,25 @@ async fn run(n: usize) {
         n as f64 / elapsed.as_secs_f64(),
         peak_rss_mib(),
     );
+    println!(
+        "{n:>7} overdue invoices, 30 days on: scheduler run {:6.1} µs each ({:.2} s, with the \
+         render jobs due); remind (2 workers) {:6.1} µs each ({:.2} s, {:.0}/s); peak RSS {:.0} MiB",
+        micros_each(dun_dispatched, n),
+        dun_dispatched.as_secs_f64(),
+        micros_each(dunned, n),
+        dunned.as_secs_f64(),
+        n as f64 / dunned.as_secs_f64(),
+        peak_rss_mib(),
+    );
+}
+
+/// A clock that stands at one instant (the dunning phase's "30 days later").
+struct FixedClock(chrono::DateTime<Utc>);
+
+impl faktura_domain::ports::Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
 }
 
 fn main() {

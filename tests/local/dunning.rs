@@ -232,7 +232,16 @@ async fn an_unpaid_invoice_is_chased_in_three_steps_then_the_owner_is_told() {
         .unwrap()
         .to_string();
     let r3 = get(&t, &format!("/v1/invoices/{r3_id}")).await;
-    assert_eq!(r3["lines"][0]["description"], "Mahngebühr (2. Mahnung)");
+    // Every fee so far is stated again (the invoice, and so they, are still unpaid).
+    assert_eq!(r3["lines"][0]["description"], "Mahngebühr (1. Mahnung)");
+    assert_eq!(r3["lines"][1]["description"], "Mahngebühr (2. Mahnung)");
+    assert_eq!(dec(&r3["lines"][1]["net_amount"]), Decimal::new(500, 2));
+    let interest = consumer_interest(gross, 28);
+    assert_eq!(dec(&r3["lines"][2]["net_amount"]), interest);
+    assert_eq!(
+        dec(&r3["totals"]["amount_due"]),
+        gross + Decimal::new(750, 2) + interest
+    );
     assert!(
         pdf_of(&t, &r3_id)
             .await
@@ -371,7 +380,7 @@ async fn dunning_is_paused_and_resumed_per_invoice() {
         (due + chrono::Days::new(25)).to_string()
     );
     assert_eq!(mails_to(&t, to).len(), 2);
-    // A second resume writes another job; the level still goes out once.
+    // A second resume changes nothing (no second job); the level went out once.
     let (status, _) = call(&t, Method::POST, &path, Some(json!({ "action": "resume" }))).await;
     assert_eq!(status, 200);
     t.move_clock(json!({ "advance": "PT1M" })).await;

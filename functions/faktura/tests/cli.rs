@@ -124,7 +124,7 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
             "800,00",
         ),
         ("2027-03-07", "1. Mahnung", "RE-2027-00001", "804,42"),
-        ("2027-03-21", "2. Mahnung", "RE-2027-00001", "808,85"),
+        ("2027-03-21", "2. Mahnung", "RE-2027-00001", "811,35"),
         (
             "2027-03-21",
             "Zahlungserinnerung",
@@ -132,7 +132,7 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
             "800,00",
         ),
         ("2027-04-04", "1. Mahnung", "RE-2027-00002", "804,42"),
-        ("2027-04-18", "2. Mahnung", "RE-2027-00002", "808,85"),
+        ("2027-04-18", "2. Mahnung", "RE-2027-00002", "811,35"),
         (
             "2027-04-21",
             "Zahlungserinnerung",

@@ -312,6 +312,8 @@ pub enum DocumentEvent {
     DunningResumed,
     /// Every level was sent and the last deadline passed; the owner is told.
     DunningExhausted,
+    /// The owner's mail about the exhausted dunning went out.
+    OwnerNotified,
 }
 
 impl DocumentEvent {
@@ -336,6 +338,7 @@ impl DocumentEvent {
             DocumentEvent::DunningPaused => "dunning.paused",
             DocumentEvent::DunningResumed => "dunning.resumed",
             DocumentEvent::DunningExhausted => "dunning.exhausted",
+            DocumentEvent::OwnerNotified => "dunning.owner_notified",
         }
     }
 }
@@ -958,6 +961,13 @@ impl Document {
         let mut doc = self.clone().touched(now);
         doc.dunning.exhausted = true;
         Ok((doc, vec![DocumentEvent::DunningExhausted]))
+    }
+
+    /// Records that the owner was told of the exhausted dunning.
+    pub fn mark_owner_notified(&self, now: DateTime<Utc>) -> (Document, Vec<DocumentEvent>) {
+        let mut doc = self.clone().touched(now);
+        doc.dunning.owner_notified = true;
+        (doc, vec![DocumentEvent::OwnerNotified])
     }
 
     /// Pauses (`true`) or resumes dunning for this invoice.

@@ -140,6 +140,13 @@ impl DunningSettings {
                 return Err((format!("levels[{i}].fee"), "a fee is not negative".into()));
             }
         }
+        if self.levels.first().is_some_and(|l| !l.fee.is_zero()) {
+            return Err((
+                "levels[0].fee".into(),
+                "the first letter is what puts the customer in default; it may not be charged"
+                    .into(),
+            ));
+        }
         if self.deadline_days == 0 {
             return Err(("deadline_days".into(), "at least one day".into()));
         }
@@ -194,9 +201,12 @@ pub struct DunningFacet {
     /// Paused for this invoice (by the API): no letters until resumed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
-    /// Every level was sent and the last deadline passed: the owner was told.
+    /// Every level was sent and the last deadline passed: the owner is told.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exhausted: bool,
+    /// The owner's mail about it went out (it is sent once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub owner_notified: bool,
 }
 
 /// Where an invoice stands in its dunning (the API's filter).

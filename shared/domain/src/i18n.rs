@@ -438,8 +438,8 @@ pub fn dunning_fee_line(lang: Language, title: &str) -> String {
 
 pub fn flat_fee_line(lang: Language) -> &'static str {
     match lang {
-        Language::De => "Verzugspauschale nach § 288 Abs. 5 BGB",
-        Language::En => "Flat-rate default charge (§ 288(5) BGB)",
+        Language::De => "Verzugspauschale nach § 288 Abs. 5 BGB (Mahngebühren darauf angerechnet)",
+        Language::En => "Flat-rate default charge (§ 288(5) BGB; dunning fees counted against it)",
     }
 }
 
@@ -453,12 +453,18 @@ pub fn interest_line(
     days: i64,
 ) -> String {
     let (from, to) = (date(lang, from), date(lang, to));
+    let days = match (lang, days) {
+        (Language::De, 1) => "1 Tag".to_string(),
+        (Language::De, n) => format!("{n} Tage"),
+        (Language::En, 1) => "1 day".to_string(),
+        (Language::En, n) => format!("{n} days"),
+    };
     match lang {
         Language::De => {
-            format!("Verzugszinsen {rates} p. a. auf {open} vom {from} bis {to} ({days} Tage)")
+            format!("Verzugszinsen {rates} p. a. auf {open} vom {from} bis {to} ({days})")
         }
         Language::En => {
-            format!("Default interest at {rates} p.a. on {open} from {from} to {to} ({days} days)")
+            format!("Default interest at {rates} p.a. on {open} from {from} to {to} ({days})")
         }
     }
 }

@@ -1222,7 +1222,8 @@ fn a_business_pays_nine_points_and_the_flat_fee_once() {
         ),
         "reminder_level_sent",
     );
-    // Level 2 on 25 Dec: fee, the €40 flat fee, 14 days at 1.27 + 9 points.
+    // Level 2 on 25 Dec: the €40 flat fee (the level's fee is counted against it), 14 days
+    // at 1.27 + 9 points.
     let second = plan_reminder(&tenant, &doc, 2, &id("rem_2"), noon(day(2026, 12, 25))).unwrap();
     let lines: Vec<(&str, Amount)> = second
         .content
@@ -1231,22 +1232,25 @@ fn a_business_pays_nine_points_and_the_flat_fee_once() {
         .map(|l| (l.description.as_str(), l.net_amount))
         .collect();
     let interest = Amount::round(dec!(129.70) * dec!(0.1027) * dec!(14) / dec!(365));
-    assert_eq!(lines[0], ("Mahngebühr (1. Mahnung)", amount("2.50")));
-    assert_eq!(
-        lines[1],
-        ("Verzugspauschale nach § 288 Abs. 5 BGB", amount("40.00"))
-    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
-        lines[2]
+        lines[0]
+            .0
+            .starts_with("Verzugspauschale nach § 288 Abs. 5 BGB")
+    );
+    assert_eq!(lines[0].1, amount("40.00"));
+    assert!(
+        lines[1]
             .0
             .starts_with("Verzugszinsen 10,27 % p. a. auf 129,70 €"),
         "{}",
-        lines[2].0
+        lines[1].0
     );
-    assert_eq!(lines[2].1, interest);
+    assert!(lines[1].0.ends_with("(14 Tage)"), "{}", lines[1].0);
+    assert_eq!(lines[1].1, interest);
     assert!(second.flat_fee_charged);
     let facts = second.content.reminder.as_ref().unwrap();
-    assert_eq!(facts.total, amount("129.70") + amount("42.50") + interest);
+    assert_eq!(facts.total, amount("129.70") + amount("40.00") + interest);
     assert_eq!(
         second.content.totals.vat,
         Amount::ZERO,
@@ -1268,18 +1272,26 @@ fn a_business_pays_nine_points_and_the_flat_fee_once() {
             later(3),
         )
         .unwrap();
-    // Level 3: its fee and interest to its date, the flat fee not again.
+    // Level 3: the €40 still owed (once, not again on top) and interest to its date; the
+    // level's 5.00 is counted against the €40 too.
     let third = plan_reminder(&tenant, &doc, 3, &id("rem_3"), noon(day(2027, 1, 8))).unwrap();
-    assert!(!third.flat_fee_charged);
-    assert!(
-        third
-            .content
-            .lines
-            .iter()
-            .all(|l| !l.description.contains("Verzugspauschale"))
-    );
-    assert_eq!(third.content.lines[0].net_amount, amount("5.00"));
+    assert!(!third.flat_fee_charged, "charged before");
+    let amounts: Vec<Amount> = third.content.lines.iter().map(|l| l.net_amount).collect();
+    let interest = Amount::round(dec!(129.70) * dec!(0.1027) * dec!(28) / dec!(365));
+    assert_eq!(amounts, vec![amount("40.00"), interest]);
     assert!(third.content.reminder.as_ref().unwrap().last);
+    // In another currency the €40 is not owed: the level fees are.
+    let mut usd = doc.clone();
+    usd.content.currency = "USD".parse().unwrap();
+    let other = plan_reminder(&tenant, &usd, 3, &id("rem_4"), noon(day(2027, 1, 8))).unwrap();
+    let fees: Vec<Amount> = other
+        .content
+        .lines
+        .iter()
+        .take(2)
+        .map(|l| l.net_amount)
+        .collect();
+    assert_eq!(fees, vec![amount("2.50"), amount("5.00")]);
 }
 
 #[test]

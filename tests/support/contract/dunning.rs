@@ -186,6 +186,15 @@ pub async fn each_level_is_sent_once_then_the_invoice_is_exhausted(a: &Adapters)
         .unwrap()
         .expect("the owner's job");
     assert_eq!(owner.state, JobState::Pending);
+    // Run twice (a retry): one mail to the owner, recorded on the invoice.
+    let mails = Arc::new(Sent::default());
+    let mailer =
+        faktura_domain::service::delivery::DocumentMailer::new(stores.clone(), mails.clone());
+    assert!(mailer.notify_owner(&owner).await.is_ok());
+    assert!(mailer.notify_owner(&owner).await.is_ok());
+    let keys = mails.0.lock().unwrap().clone();
+    assert_eq!(keys, vec![format!("owner-{}", invoice.id())]);
+    assert!(read(a, &tenant, &invoice).await.dunning.owner_notified);
     let filter = DocumentFilter {
         dunning: Some(DunningState::Exhausted),
         ..DocumentFilter::default()
@@ -350,4 +359,19 @@ pub async fn a_customers_hold_pauses_all_their_invoices(a: &Adapters) {
     let sent = Dunner::new(stores.clone()).run(&job).await.unwrap();
     assert!(matches!(sent, Dunned::Letter { level: 1, .. }), "{sent:?}");
     assert_eq!(reminders(a, &tenant).await.len(), 1);
+}
+
+/// A mail sender that keeps the keys of what it sent.
+#[derive(Default)]
+struct Sent(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl faktura_domain::ports::MailSender for Sent {
+    async fn send(
+        &self,
+        mail: &faktura_domain::ports::OutgoingMail,
+    ) -> Result<String, faktura_domain::StoreError> {
+        self.0.lock().unwrap().push(mail.key.clone());
+        Ok(mail.key.clone())
+    }
 }

@@ -629,7 +629,8 @@ pub async fn a_year_of_schedules(a: &Adapters) {
                 let (fee, days) = match k {
                     0 => (Decimal::ZERO, 0),
                     1 => (Decimal::new(250, 2), 14),
-                    _ => (Decimal::new(500, 2), 28),
+                    // Both fees so far.
+                    _ => (Decimal::new(750, 2), 28),
                 };
                 let want = fee
                     + if days > 0 {

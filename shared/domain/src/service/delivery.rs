@@ -179,7 +179,15 @@ impl DocumentMailer {
         let tenant = super::tenant(s, &reminder.content.tenant_id).await?;
         let today = tenant.today(s.clock.now());
         Ok(match invoice.awaits_reminder(today) {
-            Ok(()) => None,
+            Ok(()) => s
+                .repository
+                .dunning_hold(
+                    &invoice.content.tenant_id,
+                    &invoice.content.buyer.customer_key,
+                )
+                .await?
+                .is_some_and(|h| h.paused)
+                .then_some("customer_paused"),
             Err("not_overdue") => Some("invoice_settled"),
             Err(why) => Some(why),
         })
@@ -200,6 +208,11 @@ impl DocumentMailer {
         else {
             return Ok(());
         };
+        let today = tenant.today(s.clock.now());
+        if invoice.dunning.owner_notified || !invoice.is_overdue(today) {
+            // Told already, or paid (credited) since it was given up: nothing to tell.
+            return Ok(());
+        }
         let filter = crate::ports::DocumentFilter {
             kind: Some(DocumentKind::Invoice),
             dunning: Some(crate::dunning::DunningState::Exhausted),
@@ -232,7 +245,24 @@ impl DocumentMailer {
         match self.mailer.send(&mail).await {
             Ok(_) => {
                 tracing::info!(tenant_id = %job.tenant_id, document_id = %job.subject, unpaid = unpaid.len(), "owner told of an exhausted invoice");
-                Ok(())
+                let cause = job_cause(job);
+                // Recorded, so no run of this job mails the owner again.
+                commit_with_retry(
+                    s,
+                    || async {
+                        let Some(doc) = s.repository.document(&job.tenant_id, &job.subject).await?
+                        else {
+                            return Ok(Attempt::Done(()));
+                        };
+                        let now = s.clock.now();
+                        let mut change = Change::for_tenant(&job.tenant_id);
+                        update_into(&mut change, &doc, doc.mark_owner_notified(now), &cause, now);
+                        Ok(Attempt::Commit(Box::new(change), ()))
+                    },
+                    |_| None,
+                )
+                .await
+                .map_err(DeliveryError::MaybeSent)
             }
             Err(StoreError::Refused(reason)) => Err(not_sent(unavailable("mail_refused", reason))),
             Err(e) => Err(DeliveryError::MaybeSent(e.into())),

@@ -105,14 +105,18 @@ impl Dunner {
                 let Some(doc) = s.repository.document(&job.tenant_id, &job.subject).await? else {
                     return Ok(Attempt::Done(Dunned::Nothing("document_not_found")));
                 };
+                let now = s.clock.now();
                 if !settings.enabled {
-                    return Ok(Attempt::Done(Dunned::Nothing("dunning_off")));
+                    // Switched off: looked at again weekly, so switching it on chases the
+                    // invoices issued meanwhile too.
+                    return Ok(Attempt::Done(Dunned::NotYet(
+                        now + chrono::TimeDelta::days(7),
+                    )));
                 }
                 if doc.dunning.level >= level || doc.dunning.exhausted {
                     // A stale job: its level went out (or the invoice was given up) already.
                     return Ok(Attempt::Done(Dunned::Nothing("level_sent")));
                 }
-                let now = s.clock.now();
                 let at = level_due(&tenant, &doc, level);
                 if now < at {
                     return Ok(Attempt::Done(Dunned::NotYet(at)));
@@ -204,6 +208,11 @@ pub(crate) fn pause_into(
     cause: &Cause,
     now: DateTime<Utc>,
 ) -> Result<Document, AppError> {
+    if doc.dunning.paused == paused {
+        // Paused (or running) already: nothing changes, no second job.
+        doc.pause_dunning(paused, now)?;
+        return Ok(doc.clone());
+    }
     let stored = update_into(change, doc, doc.pause_dunning(paused, now)?, cause, now);
     if !paused && !stored.dunning.exhausted {
         let next = stored.dunning.level.saturating_add(1);
@@ -223,10 +232,13 @@ pub struct PlannedReminder {
     pub flat_fee_charged: bool,
 }
 
-/// The letter of `level` for the overdue invoice `doc`: the open item, the level's fee, the
-/// §288 Abs. 5 flat fee (businesses, once, from the first letter after default began) and the
-/// default interest from the first day of default to the letter's date. Dated today in the
-/// tenant's zone, with a new deadline; its lines are outside the scope of VAT.
+/// The letter of `level` for the overdue invoice `doc`: the open item, and what default cost
+/// so far — the fees of every level up to this one (the first is free: it is what puts the
+/// customer in default), for a business instead the §288 Abs. 5 flat fee of €40 (the fees are
+/// counted against it, §288 Abs. 5 S. 3), and the default interest from the first day of
+/// default to the letter's date. Each letter states all of it again (the invoice is still
+/// unpaid, so is what came on top). Dated today in the tenant's zone, with a new deadline; its
+/// lines are outside the scope of VAT.
 pub fn plan_reminder(
     tenant: &Tenant,
     doc: &Document,
@@ -240,7 +252,6 @@ pub fn plan_reminder(
     let cur = inv.currency;
     let today = tenant.today(now);
     let deadline = plus_days(today, settings.deadline_days);
-    let title = i18n::reminder_title(lang, level);
     let business = inv.buyer.is_business();
     let open = doc.settlement.open();
     let default_since = doc
@@ -251,16 +262,21 @@ pub fn plan_reminder(
     let in_default = default_since <= today && level > 1;
 
     let mut charges: Vec<(String, Amount)> = Vec::new();
-    if let Some(fee) = settings.level(level).map(|l| l.fee)
-        && !fee.is_zero()
-        && level > 1
-    {
-        charges.push((i18n::dunning_fee_line(lang, title), fee));
-    }
+    // The €40 is owed in euros, by businesses, once in default.
+    let flat = in_default && business && settings.flat_fee && cur == crate::money::Currency::EUR;
     let mut flat_fee_charged = false;
-    if in_default && business && settings.flat_fee && !doc.dunning.flat_fee_charged {
+    if flat {
         charges.push((i18n::flat_fee_line(lang).to_string(), flat_fee()));
-        flat_fee_charged = true;
+        flat_fee_charged = !doc.dunning.flat_fee_charged;
+    } else {
+        for l in 2..=level {
+            if let Some(fee) = settings.level(l).map(|x| x.fee)
+                && !fee.is_zero()
+            {
+                let title = i18n::reminder_title(lang, l);
+                charges.push((i18n::dunning_fee_line(lang, title), fee));
+            }
+        }
     }
     if in_default && settings.interest {
         // From the first day of default to the letter's date; what earlier letters charged is

@@ -74,6 +74,16 @@ pub(crate) fn issue_into(
 ) -> Document {
     let (mut doc, events) = Document::new(content, true, now);
     doc.version = 1;
+    if doc.kind() == DocumentKind::Reminder
+        && let Some(of) = &doc.content.preceding
+    {
+        // The reminder names the invoice it is about (the invoice names it back).
+        doc.related.push(crate::document::Relation {
+            kind: crate::document::RelationKind::Reminds,
+            document_id: of.id.clone(),
+            number: Some(of.number.as_str().to_string()),
+        });
+    }
     if doc.kind() == DocumentKind::Invoice {
         change.ledger.push(LedgerEntry {
             id: entry_id(&doc.content.tenant_id, &format!("charge:{}", doc.id())),
