@@ -346,3 +346,33 @@ pub async fn job_lists_by_state(a: &Adapters) {
             .is_empty()
     );
 }
+
+/// Two scheduler runs at once (an overlapping EventBridge schedule, two local timers): each
+/// due job is handed out once, by one of them.
+pub async fn two_scheduler_runs_hand_out_each_job_once(a: &Adapters) {
+    use faktura_domain::service::jobs::Scheduler;
+    let t = fresh_tenant_id();
+    let now = at(2026, 11, 20, 10, 0, 0);
+    let jobs: Vec<Job> = (0..40).map(|n| job(&t, n, now)).collect();
+    write_jobs(a, &t, &jobs).await;
+    let published = crate::fuzz::RecordingPublisher::default();
+    let mut stores = a.stores_at(&[], std::sync::Arc::new(crate::fuzz::FixedClock(now)));
+    stores.events = std::sync::Arc::new(crate::fuzz::RecordingPublisher {
+        events: published.events.clone(),
+    });
+    let (one, two) = (Scheduler::new(stores.clone()), Scheduler::new(stores));
+    let (r1, r2) = tokio::join!(one.dispatch_due(1000), two.dispatch_due(1000));
+    r1.expect("first run");
+    r2.expect("second run");
+    let handed: Vec<String> = published
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.tenant_id == t)
+        .map(|e| e.subject.id.to_string())
+        .collect();
+    let distinct: BTreeSet<&String> = handed.iter().collect();
+    assert_eq!(handed.len(), 40, "every due job handed out");
+    assert_eq!(distinct.len(), 40, "none twice");
+}

@@ -121,6 +121,7 @@ macro_rules! contract_suite {
             jobs::claim_lease_and_complete,
             jobs::release_retries_then_fails,
             jobs::job_lists_by_state,
+            jobs::two_scheduler_runs_hand_out_each_job_once,
             files::files_roundtrip,
             files::bad_file_keys_rejected,
             races::numbering_is_gapless_under_concurrency,
