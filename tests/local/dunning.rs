@@ -324,6 +324,19 @@ async fn a_payment_stops_dunning_and_a_partial_one_is_shown() {
     .await;
     let text = pdf_of(&t, r2["id"].as_str().unwrap()).await;
     assert!(text.contains("59,50"), "paid and open shown: {text}");
+    // Interest on what was open: the half, from the day after the reminder.
+    let interest = &r2["lines"][1];
+    assert!(
+        interest["description"]
+            .as_str()
+            .unwrap()
+            .contains("auf 59,50 €"),
+        "{interest}"
+    );
+    assert_eq!(
+        dec(&interest["net_amount"]),
+        consumer_interest(Decimal::new(5950, 2), 14)
+    );
 
     // The rest comes in: nothing further, not at 35 days, not after.
     let (status, _) = call(
@@ -555,5 +568,59 @@ async fn mail_goes_out_only_in_the_send_window() {
             .ends_with("T07:00:00+00:00"),
         "issued at midnight, mailed at 08:00: {}",
         reminder["delivery"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_in_default_lowers_the_interest_from_its_day() {
+    let t = TestApp::start_simulated("2026-12-01T08:00:00+01:00").await;
+    let a = t
+        .post_signed(DEMO, DEMO_SECRET, &booking("bk_part", "cus_part"))
+        .await;
+    let invoice_id = a.json["invoice_id"].as_str().unwrap().to_string();
+    t.move_clock(json!({ "advance": "PT1M" })).await;
+    let invoice = get(&t, &format!("/v1/invoices/{invoice_id}")).await;
+    let due = day(&invoice["due_date"]);
+    morning_of(&t, due + chrono::Days::new(21)).await;
+    // 60.00 paid on day 21, after the first dunning letter: 59.00 stay open.
+    let (status, paid) = call(
+        &t,
+        Method::POST,
+        &format!("/v1/invoices/{invoice_id}/payments"),
+        Some(json!({ "amount": "60.00", "currency": "EUR" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{paid}");
+    morning_of(&t, due + chrono::Days::new(35)).await;
+    let inv = get(&t, &format!("/v1/invoices/{invoice_id}")).await;
+    assert_eq!(inv["dunning"]["level"], 3);
+    let r3 = get(
+        &t,
+        &format!(
+            "/v1/invoices/{}",
+            inv["dunning"]["reminders"][2]["document_id"]
+                .as_str()
+                .unwrap()
+        ),
+    )
+    .await;
+    let line = &r3["lines"][2];
+    assert!(
+        line["description"]
+            .as_str()
+            .unwrap()
+            .contains("auf den jeweils offenen Betrag"),
+        "{line}"
+    );
+    // Default from day 8: 13 days on 119.00, then 15 days (days 21 to 35) on 59.00.
+    let expected = ((Decimal::new(11_900, 2) * Decimal::from(13)
+        + Decimal::new(5_900, 2) * Decimal::from(15))
+        * Decimal::new(627, 4)
+        / Decimal::from(365))
+    .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(dec(&line["net_amount"]), expected);
+    assert_eq!(
+        dec(&r3["totals"]["amount_due"]),
+        Decimal::new(5_900, 2) + Decimal::new(750, 2) + expected
     );
 }

@@ -271,7 +271,7 @@ pub fn default_begins(due: NaiveDate, reminded: NaiveDate) -> NaiveDate {
     by_reminder.min(by_law)
 }
 
-/// Default interest on `open` for the days `from..=to`.
+/// Default interest for the days `from..=to`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interest {
     pub amount: Amount,
@@ -280,19 +280,21 @@ pub struct Interest {
     pub days: i64,
     /// The yearly rate(s) applied, in percent (one per base-rate period touched).
     pub rates: Vec<Decimal>,
+    /// The open amount, when it was the same on every day (else it changed with payments).
+    pub on: Option<Amount>,
 }
 
-/// Interest at base rate + `points` on `open` for each day of `from..=to` (actual/365, the
-/// rate of each day's base-rate period), rounded to the cent once at the end. `None` when
-/// there is no day or nothing open.
+/// Interest at base rate + `points` for each day of `from..=to` on what was open that day
+/// (`open(day)`; a payment lowers it from its day on), actual/365 at the rate of each day's
+/// base-rate period, rounded to the cent once at the end. `None` when nothing is owed.
 pub fn default_interest(
-    open: Amount,
+    open: &dyn Fn(NaiveDate) -> Amount,
     from: NaiveDate,
     to: NaiveDate,
     base_rates: &[BaseRate],
     points: Decimal,
 ) -> Option<Interest> {
-    if to < from || !open.value().is_sign_positive() || open.is_zero() {
+    if to < from {
         return None;
     }
     let mut rates = base_rates.to_vec();
@@ -304,30 +306,27 @@ pub fn default_interest(
             .find(|r| r.valid_from <= day)
             .map_or(Decimal::ZERO, |r| r.percent)
     };
+    let year_days = Decimal::from(365);
     let mut total = Decimal::ZERO;
     let mut used: Vec<Decimal> = Vec::new();
-    let mut day = from;
+    let mut amounts: Vec<Amount> = Vec::new();
     let mut days = 0i64;
-    while day <= to {
-        // Whole runs of one rate at a time: to the next change or the end.
-        let rate = rate_on(day) + points;
-        let next_change = rates
-            .iter()
-            .map(|r| r.valid_from)
-            .filter(|d| *d > day)
-            .min();
-        let run_end = match next_change {
-            Some(c) if c <= to => c.pred_opt().unwrap_or(c),
-            _ => to,
-        };
-        let n = (run_end - day).num_days() + 1;
-        let year_days = Decimal::from(365);
-        total += open.value() * rate / Decimal::ONE_HUNDRED * Decimal::from(n) / year_days;
-        if used.last() != Some(&rate) {
-            used.push(rate);
+    let mut day = from;
+    // One day at a time: a letter covers weeks, so this is a few hundred steps at most.
+    while day <= to && days < 36_600 {
+        let owed = open(day);
+        if owed.value().is_sign_positive() && !owed.is_zero() {
+            let rate = rate_on(day) + points;
+            total += owed.value() * rate / Decimal::ONE_HUNDRED / year_days;
+            if !used.contains(&rate) {
+                used.push(rate);
+            }
+            if !amounts.contains(&owed) {
+                amounts.push(owed);
+            }
         }
-        days += n;
-        day = match run_end.succ_opt() {
+        days += 1;
+        day = match day.succ_opt() {
             Some(d) => d,
             None => break,
         };
@@ -339,7 +338,17 @@ pub fn default_interest(
         to,
         days,
         rates: used,
+        on: (amounts.len() == 1).then(|| amounts[0]),
     })
+}
+
+/// What was open on `day` (a payment counts from its own day): `open_now` less the changes
+/// (signed, on what is owed) of the entries dated after `day`.
+pub fn open_on(open_now: Amount, changes: &[(NaiveDate, Amount)], day: NaiveDate) -> Amount {
+    changes
+        .iter()
+        .filter(|(d, _)| *d > day)
+        .fold(open_now, |open, (_, change)| open - *change)
 }
 
 /// The points above the base rate: 9 for businesses, 5 for consumers (§288 Abs. 1 and 2).
@@ -427,7 +436,7 @@ mod tests {
         let rates = default_base_rates();
         // 1000 € for 31 days in July 2025 at 1.27 + 9 = 10.27 %: 1000 × 0.1027 × 31 / 365.
         let i = default_interest(
-            eur("1000.00"),
+            &|_| eur("1000.00"),
             d("2025-07-01"),
             d("2025-07-31"),
             &rates,
@@ -438,7 +447,7 @@ mod tests {
         assert_eq!(i.days, 31);
         // Across the change of 1 July 2025: 30 days at 2.27 + 5, 31 days at 1.27 + 5.
         let i = default_interest(
-            eur("500.00"),
+            &|_| eur("500.00"),
             d("2025-06-01"),
             d("2025-07-31"),
             &rates,
@@ -458,7 +467,7 @@ mod tests {
         let rates = default_base_rates();
         assert!(
             default_interest(
-                eur("100.00"),
+                &|_| eur("100.00"),
                 d("2026-01-02"),
                 d("2026-01-01"),
                 &rates,
@@ -468,7 +477,7 @@ mod tests {
         );
         assert!(
             default_interest(
-                Amount::ZERO,
+                &|_| Amount::ZERO,
                 d("2026-01-01"),
                 d("2026-02-01"),
                 &rates,
@@ -478,7 +487,7 @@ mod tests {
         );
         assert!(
             default_interest(
-                eur("-5.00"),
+                &|_| eur("-5.00"),
                 d("2026-01-01"),
                 d("2026-02-01"),
                 &rates,
@@ -486,6 +495,25 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn a_payment_in_default_lowers_the_interest_from_its_day() {
+        let rates = default_base_rates();
+        // 1000 open from 1 July; 600 paid on 11 July: 10 days on 1000, 21 days on 400.
+        let changes = [(d("2025-07-11"), eur("-600.00"))];
+        let open = |day| open_on(eur("400.00"), &changes, day);
+        assert_eq!(open(d("2025-07-10")), eur("1000.00"));
+        assert_eq!(open(d("2025-07-11")), eur("400.00"));
+        let i =
+            default_interest(&open, d("2025-07-01"), d("2025-07-31"), &rates, 9.into()).unwrap();
+        let rate = Decimal::new(1027, 4);
+        let expected = (Decimal::from(1000) * Decimal::from(10)
+            + Decimal::from(400) * Decimal::from(21))
+            * rate
+            / Decimal::from(365);
+        assert_eq!(i.amount, Amount::round(expected));
+        assert_eq!(i.on, None, "the open amount changed");
     }
 
     #[test]

@@ -436,6 +436,14 @@ pub fn dunning_fee_line(lang: Language, title: &str) -> String {
     }
 }
 
+/// The interest line's base when payments changed the open amount during default.
+pub fn open_each_day(lang: Language) -> &'static str {
+    match lang {
+        Language::De => "den jeweils offenen Betrag",
+        Language::En => "the amount open on each day",
+    }
+}
+
 pub fn flat_fee_line(lang: Language) -> &'static str {
     match lang {
         Language::De => "Verzugspauschale nach § 288 Abs. 5 BGB (Mahngebühren darauf angerechnet)",

@@ -1320,3 +1320,68 @@ fn paid_credited_or_paused_invoices_take_no_reminder() {
         faktura_domain::dunning::DunningState::Exhausted
     );
 }
+
+#[test]
+fn an_english_reminder_reads_english() {
+    use faktura_domain::service::dunning::plan_reminder;
+    let mut booking = booking(&ITEMS);
+    booking.customer.language = Some("en".parse().unwrap());
+    let invoice = plan_document(
+        &tenant(),
+        &booking,
+        DocumentKind::Invoice,
+        &id("inv_en"),
+        at().date_naive(),
+        at(),
+    )
+    .expect("planned")
+    .invoice;
+    assert!(
+        invoice
+            .notes
+            .iter()
+            .any(|n| n.starts_with("Notice under § 286(3) BGB")),
+        "{:?}",
+        invoice.notes
+    );
+    let (doc, _) = Document::new(numbered(invoice, "RE-2026-00010"), true, at());
+    let tenant = tenant();
+    let first = plan_reminder(&tenant, &doc, 1, &id("rem_en1"), noon(day(2026, 12, 11))).unwrap();
+    let (doc, _) = doc
+        .remind(
+            1,
+            &numbered(first.content.clone(), "MA-2026-00011"),
+            first.default_since,
+            false,
+            later(1),
+        )
+        .unwrap();
+    let second = plan_reminder(&tenant, &doc, 2, &id("rem_en2"), noon(day(2026, 12, 25))).unwrap();
+    let c = &second.content;
+    assert_eq!(c.lines[0].description, "Dunning fee (First dunning notice)");
+    assert!(
+        c.lines[1]
+            .description
+            .starts_with("Default interest at 6.27 % p.a. on €129.70 from"),
+        "{}",
+        c.lines[1].description
+    );
+    assert_eq!(
+        c.notes,
+        vec!["This letter is not a VAT invoice.".to_string()]
+    );
+    let view = faktura_domain::view::DocumentView::from_invoice(c);
+    assert_eq!(view.labels["title"], "First dunning notice");
+    let letter = view.letter.expect("a letter");
+    assert!(
+        letter
+            .intro
+            .starts_with("despite our reminder, invoice RE-2026-00010")
+    );
+    assert_eq!(letter.salutation, "Hello Erika Mustermann,");
+    // The payment reference is the invoice's number, so the transfer finds the invoice.
+    assert_eq!(
+        view.payment.and_then(|p| p.reference).as_deref(),
+        Some("RE-2026-00010")
+    );
+}

@@ -155,7 +155,12 @@ impl Dunner {
                     ));
                     return Ok(Attempt::Commit(Box::new(change), Dunned::Exhausted));
                 }
-                let letter = plan_reminder(&tenant, &doc, level, &Id::generate("rem"), now)?;
+                let ledger = s
+                    .repository
+                    .ledger(&job.tenant_id, &doc.content.buyer.customer_key)
+                    .await?;
+                let letter =
+                    plan_reminder_with(&tenant, &doc, level, &Id::generate("rem"), now, &ledger)?;
                 let mut content = letter.content;
                 let claim = Numbering::new(s, &tenant).number(&mut content).await?;
                 let reminder = issue_into(
@@ -246,6 +251,19 @@ pub fn plan_reminder(
     id: &Id,
     now: DateTime<Utc>,
 ) -> Result<PlannedReminder, AppError> {
+    plan_reminder_with(tenant, doc, level, id, now, &[])
+}
+
+/// [`plan_reminder`] with the customer's ledger: payments made during default lower the
+/// interest from their day on (without it, today's open amount counts for every day).
+pub fn plan_reminder_with(
+    tenant: &Tenant,
+    doc: &Document,
+    level: u8,
+    id: &Id,
+    now: DateTime<Utc>,
+    ledger: &[crate::ledger::LedgerEntry],
+) -> Result<PlannedReminder, AppError> {
     let settings: &DunningSettings = &tenant.settings.dunning;
     let inv = &doc.content;
     let lang = inv.language;
@@ -282,22 +300,40 @@ pub fn plan_reminder(
         // From the first day of default to the letter's date; what earlier letters charged is
         // counted again in full here (each letter states the interest owed up to its date).
         let points = interest_points(business);
-        if let Some(i) = default_interest(open, default_since, today, &settings.base_rates, points)
-        {
+        // What was open each day: the invoice's ledger entries since default began, undone
+        // from today's open amount (a partial payment lowers the interest from its day on).
+        let zone = tenant.settings.time_zone;
+        let changes: Vec<(chrono::NaiveDate, Amount)> = ledger
+            .iter()
+            .filter(|e| e.document_id == inv.id)
+            .map(|e| {
+                let signed = if e.kind.sign() < 0 {
+                    Amount::ZERO - e.amount
+                } else {
+                    e.amount
+                };
+                (zone.date_of(e.at), signed)
+            })
+            .collect();
+        let open_then = |day| crate::dunning::open_on(open, &changes, day);
+        if let Some(i) = default_interest(
+            &open_then,
+            default_since,
+            today,
+            &settings.base_rates,
+            points,
+        ) {
             let rates = i
                 .rates
                 .iter()
                 .map(|r| format!("{} %", i18n::number(lang, *r, 2, 2)))
                 .collect::<Vec<_>>()
                 .join(" / ");
-            let text = i18n::interest_line(
-                lang,
-                &rates,
-                &i18n::money(lang, open, cur),
-                i.from,
-                i.to,
-                i.days,
-            );
+            let on = match i.on {
+                Some(amount) => i18n::money(lang, amount, cur),
+                None => i18n::open_each_day(lang).to_string(),
+            };
+            let text = i18n::interest_line(lang, &rates, &on, i.from, i.to, i.days);
             charges.push((text, i.amount));
         }
     }
