@@ -546,7 +546,7 @@ async fn mail_goes_out_only_in_the_send_window() {
         "{}",
         invoice["delivery"]
     );
-    // A reminder's day starts at midnight; its mail too waits for 08:00.
+    // With a window, a reminder is issued when the window opens on its day, and mailed then.
     let due = day(&invoice["due_date"]);
     morning_of(&t, due + chrono::Days::new(7)).await; // 08:00 on the day: sent
     assert_eq!(mails_to(&t, to).len(), 2);
@@ -566,8 +566,16 @@ async fn mail_goes_out_only_in_the_send_window() {
             .as_str()
             .unwrap()
             .ends_with("T07:00:00+00:00"),
-        "issued at midnight, mailed at 08:00: {}",
+        "mailed at 08:00: {}",
         reminder["delivery"]
+    );
+    assert!(
+        reminder["issued_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T07:00:00+00:00"),
+        "issued at 08:00: {}",
+        reminder["issued_at"]
     );
 }
 

@@ -375,3 +375,46 @@ impl faktura_domain::ports::MailSender for Sent {
         Ok(mail.key.clone())
     }
 }
+
+/// A reminder whose mail fails for good pauses its invoice's dunning (the next letter would
+/// refer to one the customer never got); a reminder dropped because the invoice was paid
+/// meanwhile does not.
+pub async fn an_undeliverable_reminder_pauses_its_invoice(a: &Adapters) {
+    let tenant = sample_tenant(&fresh_tenant_id());
+    let clock = Arc::new(TestClock(std::sync::Mutex::new(Utc::now())));
+    let stores = a.stores_at(std::slice::from_ref(&tenant), clock.clone());
+    let mailer = faktura_domain::service::delivery::DocumentMailer::new(
+        stores.clone(),
+        Arc::new(Sent::default()),
+    );
+    for (booking, code, pauses) in [
+        ("bk_bounce", "mail_refused", true),
+        ("bk_paid", "invoice_settled", false),
+    ] {
+        let invoice = issue(&stores, &tenant, booking).await;
+        clock.set(level_due(&tenant, &invoice, 1) + TimeDelta::hours(1));
+        let job = level_job(&tenant.id, invoice.id(), 1, "", Utc::now());
+        let Dunned::Letter { reminder_id, .. } =
+            Dunner::new(stores.clone()).run(&job).await.unwrap()
+        else {
+            panic!("a letter")
+        };
+        let deliver = faktura_domain::jobs::Job::new(
+            &tenant.id,
+            JobKind::DeliverDocument,
+            &reminder_id,
+            "first",
+            Utc::now(),
+        );
+        mailer.give_up(&deliver, code).await.expect("given up");
+        let letter = a
+            .repository
+            .document(&tenant.id, &reminder_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(letter.delivery.as_str(), "failed");
+        let doc = read(a, &tenant, &invoice).await;
+        assert_eq!(doc.dunning.paused, pauses, "{code}");
+    }
+}

@@ -138,6 +138,7 @@ macro_rules! contract_suite {
             dunning::each_level_is_sent_once_then_the_invoice_is_exhausted,
             dunning::a_payment_racing_a_reminder_never_leaves_one_after_it,
             dunning::a_customers_hold_pauses_all_their_invoices,
+            dunning::an_undeliverable_reminder_pauses_its_invoice,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {

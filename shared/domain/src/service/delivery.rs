@@ -119,7 +119,19 @@ impl DocumentMailer {
     }
 
     /// After the last attempt: the document's delivery is marked failed (visible in the API).
+    /// A reminder that could not be mailed also pauses its invoice's dunning: the next letter
+    /// would refer to one the customer never got (the owner sees it as `paused`).
     pub async fn give_up(&self, job: &Job, code: &str) -> Result<(), AppError> {
+        let undeliverable = !matches!(
+            code,
+            "invoice_settled"
+                | "not_overdue"
+                | "dunning_paused"
+                | "customer_paused"
+                | "dunning_exhausted"
+                | "invoice_not_found"
+                | "not_dunnable"
+        );
         let s = &self.stores;
         let cause = job_cause(job);
         commit_with_retry(
@@ -140,6 +152,15 @@ impl DocumentMailer {
                     &cause,
                     now,
                 );
+                if undeliverable
+                    && doc.kind() == DocumentKind::Reminder
+                    && let Some(of) = &doc.content.preceding
+                    && let Some(invoice) = s.repository.document(&job.tenant_id, &of.id).await?
+                    && !invoice.dunning.paused
+                    && let Ok(paused) = invoice.pause_dunning(true, now)
+                {
+                    update_into(&mut change, &invoice, paused, &cause, now);
+                }
                 Ok(Attempt::Commit(Box::new(change), ()))
             },
             |_| None,

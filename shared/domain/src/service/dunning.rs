@@ -80,7 +80,12 @@ pub fn level_due(tenant: &Tenant, doc: &Document, level: u8) -> DateTime<Utc> {
         let deadline = previous.unwrap_or(doc.content.due_date);
         deadline.succ_opt().unwrap_or(deadline)
     };
-    tenant.settings.time_zone.start_of(day)
+    // With a send window, at its opening: the letter is issued when it can be mailed at once
+    // (no pause can fall between the two).
+    match tenant.settings.send_window {
+        Some(window) => tenant.settings.time_zone.at(day, window.from),
+        None => tenant.settings.time_zone.start_of(day),
+    }
 }
 
 #[derive(Clone)]
