@@ -148,6 +148,19 @@ async fn run(n: usize) {
         .expect("list");
     assert_eq!(first.schedules[0].billed.len(), 1, "each billed once");
 
+    println!(
+        "{n:>7} due schedules on SQLite (file, WAL): create {:6.1} µs each; \
+         scheduler run {:6.1} µs each ({:.2} s); bill (2 workers) {:6.1} µs each ({:.2} s, {:.0}/s); \
+         peak RSS {:.0} MiB",
+        micros_each(created, n),
+        micros_each(dispatched, n),
+        dispatched.as_secs_f64(),
+        micros_each(elapsed, n),
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib(),
+    );
+
     // 30 days on: every invoice is overdue by 16 days, its payment reminder due.
     let later: Arc<dyn faktura_domain::ports::Clock> =
         Arc::new(FixedClock(now + chrono::TimeDelta::days(30)));
@@ -212,18 +225,6 @@ async fn run(n: usize) {
         .await
         .expect("list");
     assert_eq!(reminders.documents.len(), n, "one reminder per invoice");
-    println!(
-        "{n:>7} due schedules on SQLite (file, WAL): create {:6.1} µs each; \
-         scheduler run {:6.1} µs each ({:.2} s); bill (2 workers) {:6.1} µs each ({:.2} s, {:.0}/s); \
-         peak RSS {:.0} MiB",
-        micros_each(created, n),
-        micros_each(dispatched, n),
-        dispatched.as_secs_f64(),
-        micros_each(elapsed, n),
-        elapsed.as_secs_f64(),
-        n as f64 / elapsed.as_secs_f64(),
-        peak_rss_mib(),
-    );
     println!(
         "{n:>7} overdue invoices, 30 days on: scheduler run {:6.1} µs each ({:.2} s, with the \
          render jobs due); remind (2 workers) {:6.1} µs each ({:.2} s, {:.0}/s); peak RSS {:.0} MiB",
