@@ -440,16 +440,7 @@ impl TimeZone {
     /// The first instant of `date` in this zone (local midnight, or the first instant after
     /// a gap where a zone skips midnight).
     pub fn start_of(&self, date: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
-        use chrono::TimeZone as _;
-        let midnight = date.and_time(chrono::NaiveTime::MIN);
-        let local = (0..=3)
-            .find_map(|h| {
-                self.0
-                    .from_local_datetime(&(midnight + chrono::TimeDelta::hours(h)))
-                    .earliest()
-            })
-            .map(|t| t.with_timezone(&chrono::Utc));
-        local.unwrap_or_else(|| midnight.and_utc())
+        self.at(date, chrono::NaiveTime::MIN)
     }
 }
 

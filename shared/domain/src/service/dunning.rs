@@ -160,10 +160,14 @@ impl Dunner {
                     ));
                     return Ok(Attempt::Commit(Box::new(change), Dunned::Exhausted));
                 }
-                let ledger = s
-                    .repository
-                    .ledger(&job.tenant_id, &doc.content.buyer.customer_key)
-                    .await?;
+                // The payments in default shape the interest; the first letter charges none.
+                let ledger = if level > 1 && settings.interest {
+                    s.repository
+                        .ledger(&job.tenant_id, &doc.content.buyer.customer_key)
+                        .await?
+                } else {
+                    Vec::new()
+                };
                 let letter =
                     plan_reminder_with(&tenant, &doc, level, &Id::generate("rem"), now, &ledger)?;
                 let mut content = letter.content;

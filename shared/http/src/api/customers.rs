@@ -120,17 +120,7 @@ pub async fn dunning(
     let idem = idempotency(&headers, "POST", &path, &bytes, StatusCode::OK, today)?;
     let text = std::str::from_utf8(&bytes).unwrap_or("");
     let r: crate::dto::documents::DunningRequest = crate::dto::booking::from_json_object(text, "")?;
-    let paused = match r.action.as_str() {
-        "pause" => true,
-        "resume" => false,
-        other => {
-            return Err(AppError::invalid(
-                "action",
-                format!("'{}' is not one of pause, resume", shorten(other)),
-            )
-            .into());
-        }
-    };
+    let paused = r.paused()?;
     let answered = state
         .commands
         .run(

@@ -700,17 +700,10 @@ pub async fn dunning(
     write(&state, &request_id, &headers, body, route, |bytes| {
         doc_id(&id).and_then(|id| {
             let req: DunningRequest = body_json(bytes)?;
-            let paused = match req.action.as_str() {
-                "pause" => true,
-                "resume" => false,
-                other => {
-                    return Err(AppError::invalid(
-                        "action",
-                        format!("'{}' is not one of pause, resume", shorten(other)),
-                    ));
-                }
-            };
-            Ok(Command::Dunning { id, paused })
+            Ok(Command::Dunning {
+                id,
+                paused: req.paused()?,
+            })
         })
     })
     .await

@@ -543,6 +543,23 @@ pub struct DunningRequest {
     pub action: String,
 }
 
+impl DunningRequest {
+    /// `true` to pause, `false` to resume; anything else is refused (field `action`).
+    pub fn paused(&self) -> Result<bool, faktura_domain::error::AppError> {
+        match self.action.as_str() {
+            "pause" => Ok(true),
+            "resume" => Ok(false),
+            other => Err(faktura_domain::error::AppError::invalid(
+                "action",
+                format!(
+                    "'{}' is not one of pause, resume",
+                    faktura_domain::money::shorten(other)
+                ),
+            )),
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema, Default)]
 #[schema(example = json!({ "to": ["accounting@example.org"] }))]
 pub struct SendRequest {
