@@ -42,6 +42,10 @@ pub fn runner(stores: &Stores, outbox: &Path) -> JobRunner {
             dunner: Some(faktura_domain::service::dunning::Dunner::new(
                 stores.clone(),
             )),
+            collector: Some(faktura_domain::service::collective::Collector::new(
+                stores.clone(),
+                Arc::new(faktura_einvoice::EInvoiceXml),
+            )),
         },
     )
 }

@@ -153,6 +153,10 @@ impl LocalApp {
                 dunner: Some(faktura_domain::service::dunning::Dunner::new(
                     stores.clone(),
                 )),
+                collector: Some(faktura_domain::service::collective::Collector::new(
+                    stores.clone(),
+                    einvoice.clone(),
+                )),
             },
         );
         let scheduler = Scheduler::new(stores.clone());

@@ -33,6 +33,10 @@ async fn main() -> Result<(), Error> {
             bookings: Some(BookingProcessor::new(stores.clone(), einvoice.clone())),
             schedules: Some(ScheduleBiller::new(stores.clone(), einvoice.clone())),
             dunner: Some(Dunner::new(stores.clone())),
+            collector: Some(faktura_domain::service::collective::Collector::new(
+                stores.clone(),
+                einvoice.clone(),
+            )),
             renderer: Some(DocumentRenderer::new(stores, renderer, einvoice)),
             mailer: None,
         },

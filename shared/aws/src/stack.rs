@@ -44,6 +44,8 @@ pub const ISSUE_ROUTE: WorkRoute = WorkRoute {
         JobKind::RenderDocument,
         JobKind::BillSchedule,
         JobKind::DunInvoice,
+        JobKind::CollectItems,
+        JobKind::SendDraft,
     ],
     worker: "faktura-issue-worker",
 };
@@ -51,7 +53,11 @@ pub const ISSUE_ROUTE: WorkRoute = WorkRoute {
 /// Deliveries and owner notices → mail worker (sends through SES).
 pub const MAIL_ROUTE: WorkRoute = WorkRoute {
     name: "Mail",
-    job_kinds: &[JobKind::DeliverDocument, JobKind::NotifyOwner],
+    job_kinds: &[
+        JobKind::DeliverDocument,
+        JobKind::NotifyOwner,
+        JobKind::DigestDrafts,
+    ],
     worker: "faktura-mail-worker",
 };
 

@@ -235,6 +235,9 @@ pub struct BookingDocuments {
     /// The schedule that bills the booking (its instalments), if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Id>,
+    /// Its collected items (`"billing": "collect"`), by index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Id>,
 }
 
 /// A booking with its events, written by the webhook and by the job that applies them. Its

@@ -223,6 +223,9 @@ pub struct Document {
     /// An invoice's dunning: the levels sent, default, pause, exhaustion.
     #[serde(default, skip_serializing_if = "is_default")]
     pub dunning: DunningFacet,
+    /// A collective invoice's items and send date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collective: Option<crate::collective::CollectiveFacet>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -263,6 +266,8 @@ pub enum RelationKind {
 pub enum DocumentEvent {
     DraftCreated,
     DraftChanged,
+    /// A draft called off before it was issued (its items were withdrawn).
+    DraftDiscarded,
     Issued {
         number: String,
     },
@@ -322,6 +327,7 @@ impl DocumentEvent {
         match self {
             DocumentEvent::DraftCreated => "document.draft_created",
             DocumentEvent::DraftChanged => "document.draft_changed",
+            DocumentEvent::DraftDiscarded => "document.draft_discarded",
             DocumentEvent::Issued { .. } => "document.issued",
             DocumentEvent::Rendered => "document.rendered",
             DocumentEvent::Sent { .. } => "document.sent",
@@ -385,6 +391,7 @@ impl Document {
             related: Vec::new(),
             rendered: false,
             dunning: DunningFacet::default(),
+            collective: None,
             version: 0,
             created_at: now,
             updated_at: now,
@@ -441,7 +448,21 @@ impl Document {
         doc.version = self.version;
         doc.created_at = self.created_at;
         doc.related = self.related.clone();
+        doc.collective = self.collective.clone();
         Ok((doc, events))
+    }
+
+    /// Discards a draft (never numbered, so no gap): it stays, voided, for the audit trail.
+    pub fn discard(&self, now: DateTime<Utc>) -> Result<(Document, Vec<DocumentEvent>), AppError> {
+        if self.lifecycle != Lifecycle::Draft {
+            return Err(refused(
+                "document_issued",
+                "an issued document is never discarded; correct it with a credit note",
+            ));
+        }
+        let mut doc = self.clone().touched(now);
+        doc.lifecycle = Lifecycle::Voided;
+        Ok((doc, vec![DocumentEvent::DraftDiscarded]))
     }
 
     /// Replaces a draft's content (drafts only: issued content never changes).
@@ -853,6 +874,7 @@ impl Document {
                 ..Settlement::default()
             },
             related: Vec::new(),
+            collective: None,
             dunning: DunningFacet::default(),
             version: 1,
             created_at: at,

@@ -282,6 +282,30 @@ pub fn service_date_is_issue_date(lang: Language) -> &'static str {
 }
 
 /// "Rate 3 von 10": the label of instalment `n` (1-based) of `count`.
+/// The note of a collective invoice: what it combines.
+pub fn collective_note(lang: Language, from: NaiveDate, to: NaiveDate) -> String {
+    match (lang, from == to) {
+        (Language::De, true) => format!(
+            "Sammelrechnung über die Leistungen vom {}.",
+            date(lang, from)
+        ),
+        (Language::De, false) => format!(
+            "Sammelrechnung über die Leistungen vom {} bis {}.",
+            date(lang, from),
+            date(lang, to)
+        ),
+        (Language::En, true) => format!(
+            "Collective invoice for the services of {}.",
+            date(lang, from)
+        ),
+        (Language::En, false) => format!(
+            "Collective invoice for the services from {} to {}.",
+            date(lang, from),
+            date(lang, to)
+        ),
+    }
+}
+
 pub fn instalment_label(lang: Language, n: u32, count: u32) -> String {
     match lang {
         Language::De => format!("Rate {n} von {count}"),

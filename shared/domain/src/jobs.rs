@@ -37,16 +37,26 @@ pub enum JobKind {
     DunInvoice,
     /// Tell the tenant's owner an invoice is still unpaid after the last dunning level.
     NotifyOwner,
+    /// Combine a customer's items collected in a period into a collective invoice (due the
+    /// day after the period).
+    CollectItems,
+    /// Issue and mail a draft on its send date (a collective invoice, a held document).
+    SendDraft,
+    /// Mail the owner the drafts waiting for them (due on the day they become due).
+    DigestDrafts,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::ApplyBookingEvents,
         JobKind::RenderDocument,
         JobKind::DeliverDocument,
         JobKind::BillSchedule,
         JobKind::DunInvoice,
         JobKind::NotifyOwner,
+        JobKind::CollectItems,
+        JobKind::SendDraft,
+        JobKind::DigestDrafts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,11 +67,21 @@ impl JobKind {
             JobKind::BillSchedule => "bill_schedule",
             JobKind::DunInvoice => "dun_invoice",
             JobKind::NotifyOwner => "notify_owner",
+            JobKind::CollectItems => "collect_items",
+            JobKind::SendDraft => "send_draft",
+            JobKind::DigestDrafts => "digest_drafts",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
         JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// One job of this kind stands for many causes (a day's digest for all drafts due that
+    /// day, a period's collection for all its items): a change that finds it recorded
+    /// already reads again and leaves it out.
+    pub fn is_shared(self) -> bool {
+        matches!(self, JobKind::DigestDrafts | JobKind::CollectItems)
     }
 
     /// The event type that hands a due job of this kind to its worker.
@@ -125,6 +145,16 @@ pub struct JobInput {
     /// The dunning level a `dun_invoice` job sends (1: the payment reminder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dunning_level: Option<u8>,
+    /// The customer whose items a `collect_items` job combines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key: Option<String>,
+    /// The collection period of a `collect_items` job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<crate::model::ServicePeriod>,
+    /// The day a `send_draft` job sends its draft on, or a digest's day (a draft whose send
+    /// date moved has a new job; the old one does nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

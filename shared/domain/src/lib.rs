@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod booking;
 pub mod calc;
+pub mod collective;
 pub mod document;
 pub mod dunning;
 pub mod error;

@@ -44,12 +44,6 @@ pub fn owner_mail(
     now: DateTime<Utc>,
 ) -> std::io::Result<OutgoingMail> {
     let lang = tenant.settings.language;
-    let owner = tenant
-        .settings
-        .dunning
-        .owner_email
-        .clone()
-        .unwrap_or_else(|| tenant.seller.email.clone());
     let line = |d: &crate::document::Document| {
         let c = &d.content;
         let letters = d
@@ -98,11 +92,39 @@ pub fn owner_mail(
             ),
         ),
     };
+    to_owner(
+        tenant,
+        &format!("owner-{}", invoice.id()),
+        subject,
+        body,
+        now,
+    )
+}
+
+/// The owner's address: the dunning setting, else the seller's.
+fn owner_address(tenant: &crate::model::Tenant) -> crate::values::EmailAddress {
+    tenant
+        .settings
+        .dunning
+        .owner_email
+        .clone()
+        .unwrap_or_else(|| tenant.seller.email.clone())
+}
+
+/// A plain mail from Faktura to the tenant's owner, with a stable key and Message-ID.
+fn to_owner(
+    tenant: &crate::model::Tenant,
+    key: &str,
+    subject: String,
+    body: String,
+    now: DateTime<Utc>,
+) -> std::io::Result<OutgoingMail> {
+    let owner = owner_address(tenant);
     let sender = tenant.seller.email.as_str();
     let domain = sender
         .rsplit_once('@')
         .map_or("faktura.invalid", |(_, d)| d);
-    let key = format!("owner-{}", invoice.id());
+    let key = key.to_string();
     let raw = MessageBuilder::new()
         .from((tenant.seller.legal_name.as_str(), sender))
         .to(owner.as_str())
@@ -121,6 +143,63 @@ pub fn owner_mail(
         to: vec![owner],
         raw,
     })
+}
+
+/// The owner's digest of the collective drafts waiting for them on `day`: customer, amount,
+/// items and what to call to send each.
+pub fn drafts_digest_mail(
+    tenant: &crate::model::Tenant,
+    day: chrono::NaiveDate,
+    round: &str,
+    drafts: &[crate::document::Document],
+    now: DateTime<Utc>,
+) -> std::io::Result<OutgoingMail> {
+    let lang = tenant.settings.language;
+    let line = |d: &crate::document::Document| {
+        let c = &d.content;
+        let items = d.collective.as_ref().map_or(0, |f| f.items.len());
+        let gross = i18n::money(lang, c.totals.tax_inclusive, c.currency);
+        match lang {
+            crate::values::Language::De => format!(
+                "- {} ({}): {gross}, {items} Positionen — Entwurf {}: POST /v1/invoices/{}/issue",
+                c.buyer.legal_name(),
+                c.buyer.email,
+                d.id(),
+                d.id()
+            ),
+            crate::values::Language::En => format!(
+                "- {} ({}): {gross}, {items} items — draft {}: POST /v1/invoices/{}/issue",
+                c.buyer.legal_name(),
+                c.buyer.email,
+                d.id(),
+                d.id()
+            ),
+        }
+    };
+    let list = drafts.iter().map(line).collect::<Vec<_>>().join("\r\n");
+    let n = drafts.len();
+    let when = i18n::date(lang, day);
+    let (subject, body) = match lang {
+        crate::values::Language::De => (
+            format!("{n} Sammelrechnung(en) warten auf Ihre Freigabe ({when})"),
+            format!(
+                "Guten Tag,\r\n\r\ndiese Sammelrechnungen sind fällig und haben kein Versanddatum. Sie sind noch Entwürfe ohne Nummer: prüfen, ändern (PATCH /v1/collective-invoices/{{id}}) oder freigeben.\r\n\r\n{list}\r\n\r\nAlle offenen Entwürfe: GET /v1/collective-invoices?pending=true\r\n"
+            ),
+        ),
+        crate::values::Language::En => (
+            format!("{n} collective invoice(s) wait for your approval ({when})"),
+            format!(
+                "Hello,\r\n\r\nthese collective invoices are due and have no send date. They are still drafts without a number: review, change (PATCH /v1/collective-invoices/{{id}}) or approve them.\r\n\r\n{list}\r\n\r\nAll pending drafts: GET /v1/collective-invoices?pending=true\r\n"
+            ),
+        ),
+    };
+    to_owner(
+        tenant,
+        &format!("digest-{}-{day}-{round}", tenant.id),
+        subject,
+        body,
+        now,
+    )
 }
 
 /// The email that delivers a document of any kind to its buyer, or to `to` when given (a

@@ -96,6 +96,8 @@ pub enum Billing {
     Invoice,
     /// A proforma first; the invoice (with the contract) once the payment is in.
     ProformaFirst,
+    /// Its items are collected and billed later by a collective invoice.
+    Collect,
 }
 
 impl Billing {
@@ -103,6 +105,7 @@ impl Billing {
         match self {
             Billing::Invoice => "invoice",
             Billing::ProformaFirst => "proforma_first",
+            Billing::Collect => "collect",
         }
     }
 }
@@ -191,6 +194,9 @@ pub struct TenantSettings {
     /// time.
     #[serde(default)]
     pub send_window: Option<crate::sending::SendWindow>,
+    /// How collected items are combined into collective invoices.
+    #[serde(default)]
+    pub collective: crate::collective::CollectiveSettings,
 }
 
 impl TenantSettings {
@@ -457,6 +463,8 @@ pub enum DocumentSource {
     Schedule,
     /// A dunning run (reminder letters).
     Dunning,
+    /// Collected items of a customer (a collective invoice).
+    Collective,
 }
 
 /// BG-3: the document a credit note corrects (also kept on a final invoice for its proforma).

@@ -41,6 +41,27 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
+/// Two path parameters as text (`/v1/customers/{id}/items/{item}`).
+pub struct PathParams2(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams2 {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<(String, String)>::from_request_parts(parts, state).await {
+            Ok(Path((a, b))) => Ok(PathParams2(a, b)),
+            Err(rejection) => Err(ApiError(
+                AppError::new(
+                    ErrorKind::BadRequest,
+                    "invalid_path",
+                    format!("the path cannot be read: {}", rejection.body_text()),
+                )
+                .with_field("path"),
+            )),
+        }
+    }
+}
+
 /// The query string as name → value (the last value of a repeated name wins).
 pub struct Params(pub HashMap<String, String>);
 

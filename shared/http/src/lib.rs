@@ -104,7 +104,7 @@ fn routes(state: AppState, surface: Surface) -> Router {
         );
     }
     if surface != Surface::Webhook {
-        use api::{customers, documents, jobs, schedules};
+        use api::{collective, customers, documents, jobs, schedules};
         router = router
             .route("/v1/openapi.json", get(openapi_document))
             .route("/v1/invoices", get(documents::list).post(documents::create))
@@ -133,6 +133,22 @@ fn routes(state: AppState, surface: Surface) -> Router {
                 get(customers::get).put(customers::put),
             )
             .route("/v1/customers/{id}/dunning", post(customers::dunning))
+            .route(
+                "/v1/customers/{id}/items",
+                get(collective::list_items).post(collective::add_items),
+            )
+            .route(
+                "/v1/customers/{id}/items/{item}",
+                axum::routing::patch(collective::change_item),
+            )
+            .route(
+                "/v1/collective-invoices",
+                get(collective::list).post(collective::create),
+            )
+            .route(
+                "/v1/collective-invoices/{id}",
+                axum::routing::patch(collective::change),
+            )
             .route("/v1/bookings/{id}", get(jobs::booking))
             .route("/v1/jobs", get(jobs::list))
             .route("/v1/jobs/{id}", get(jobs::get))

@@ -316,6 +316,8 @@ impl Modify for CompleteAnswers {
         api::jobs::list, api::jobs::get, api::jobs::booking,
         api::schedules::create, api::schedules::list, api::schedules::get, api::schedules::update,
         api::schedules::preview,
+        api::collective::add_items, api::collective::list_items, api::collective::change_item,
+        api::collective::create, api::collective::list, api::collective::change,
     ),
     components(schemas(
         dto::ErrorBody, dto::ErrorDetail,
@@ -324,7 +326,7 @@ impl Modify for CompleteAnswers {
         dto::booking::WirePeriod, dto::booking::WireScheduled, dto::schedules::WireSchedule,
     )),
     modifiers(&Security, &ErrorResponses, &Files, &Parameters, &CompleteAnswers),
-    tags((name = "webhook"), (name = "documents"), (name = "customers"), (name = "jobs"), (name = "bookings"), (name = "schedules")),
+    tags((name = "webhook"), (name = "documents"), (name = "customers"), (name = "jobs"), (name = "bookings"), (name = "schedules"), (name = "collective invoices")),
 )]
 pub struct ApiDoc;
 

@@ -15,10 +15,13 @@
 //!   occurrence billed once by many runs at once; a stop racing a bill.
 //! - [`dunning`]: one reminder per level however many runs race, exhaustion, a payment racing
 //!   a dunning run.
+//! - [`collective`]: billable items claimed once by racing requests, a period collected once
+//!   by racing runs, a draft changed and issued once on its send date.
 //!
 //! Fixtures are real: bookings are parsed by the webhook parser and documents planned by
 //! `plan_document`, exactly as the service does. Every function uses fresh tenant ids.
 
+pub mod collective;
 pub mod dunning;
 pub mod files;
 pub mod jobs;
@@ -139,6 +142,8 @@ macro_rules! contract_suite {
             dunning::a_payment_racing_a_reminder_never_leaves_one_after_it,
             dunning::a_customers_hold_pauses_all_their_invoices,
             dunning::an_undeliverable_reminder_pauses_its_invoice,
+            collective::items_are_claimed_once_under_concurrency,
+            collective::a_period_is_collected_once_and_sent_on_its_date,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {
@@ -238,6 +243,7 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
             time_zone: Default::default(),
             dunning: Default::default(),
             send_window: None,
+            collective: Default::default(),
         },
     }
 }

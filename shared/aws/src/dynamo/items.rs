@@ -125,6 +125,33 @@ impl CustomerItem {
 }
 
 #[derive(Serialize, Deserialize)]
+pub(crate) struct BillableItemItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub state: String,
+    pub version: u64,
+    pub item: faktura_domain::collective::BillableItem,
+}
+
+impl BillableItemItem {
+    pub fn new(item: &faktura_domain::collective::BillableItem, version: u64) -> BillableItemItem {
+        let mut item = item.clone();
+        item.version = version;
+        BillableItemItem {
+            pk: tenant_pk(&item.tenant_id),
+            sk: super::billable_sk(&item.customer_key, &item.id),
+            entity: "billable_item".into(),
+            state: item.state.as_str().into(),
+            version,
+            item,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 pub(crate) struct HoldItem {
     #[serde(rename = "PK")]
     pub pk: String,

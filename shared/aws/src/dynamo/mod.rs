@@ -111,6 +111,15 @@ pub(crate) fn hold_sk(key: &str) -> String {
     format!("HOLD#{key}")
 }
 
+/// A customer's billable item, under the customer (listed by prefix).
+pub(crate) fn billable_sk(customer: &str, item: &Id) -> String {
+    format!("BILLABLE#{customer}#{item}")
+}
+
+pub(crate) fn billable_prefix(customer: &str) -> String {
+    format!("BILLABLE#{customer}#")
+}
+
 pub(crate) fn document_sk(id: &Id) -> String {
     format!("INVOICE#{id}")
 }

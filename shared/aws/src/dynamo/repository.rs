@@ -187,6 +187,16 @@ fn actions(
             Some(Conflict::Schedule(w.schedule.id.clone())),
         );
     }
+    for w in &change.items {
+        let item = to_item(
+            "billable item",
+            &super::items::BillableItemItem::new(&w.item, w.next_version()),
+        )?;
+        push(
+            put_versioned(table, item, w.expected)?,
+            Some(Conflict::Item(w.item.id.clone())),
+        );
+    }
     for p in &change.periods {
         let item = HashMap::from([
             (TABLE.partition_key.to_string(), s(tenant_pk(&p.tenant_id))),
@@ -479,6 +489,42 @@ impl Repository for DynamoStore {
         .await?
         .map(|i| from_item::<super::items::HoldItem>("dunning hold item", i).map(|h| h.hold))
         .transpose()
+    }
+
+    async fn billable_item(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+        id: &Id,
+    ) -> Result<Option<faktura_domain::collective::BillableItem>, StoreError> {
+        self.get(
+            "billable item",
+            key(tenant_pk(tenant), super::billable_sk(customer_key, id)),
+        )
+        .await?
+        .map(|i| from_item::<super::items::BillableItemItem>("billable item", i).map(|b| b.item))
+        .transpose()
+    }
+
+    async fn billable_items(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+        open_only: bool,
+    ) -> Result<Vec<faktura_domain::collective::BillableItem>, StoreError> {
+        let mut items: Vec<faktura_domain::collective::BillableItem> = self
+            .query_prefix(tenant_pk(tenant), super::billable_prefix(customer_key))
+            .await?
+            .into_iter()
+            .map(|i| {
+                from_item::<super::items::BillableItemItem>("billable item", i).map(|b| b.item)
+            })
+            .collect::<Result<_, _>>()?;
+        if open_only {
+            items.retain(|i| i.is_open());
+        }
+        items.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        Ok(items)
     }
 
     async fn customer(&self, tenant: &Id, key_: &str) -> Result<Option<Customer>, StoreError> {

@@ -25,8 +25,8 @@ pub use outbound::{
 };
 pub use repository::{
     Change, CommitError, Conflict, CustomerPage, DocumentFilter, DocumentPage, DocumentWrite,
-    IdempotencyRecord, NumberClaim, PeriodClaim, Repository, ScheduleFilter, SchedulePage,
-    ScheduleWrite,
+    IdempotencyRecord, ItemWrite, NumberClaim, PeriodClaim, Repository, ScheduleFilter,
+    SchedulePage, ScheduleWrite,
 };
 pub use tenants::{TenantDirectory, TenantRecord, api_key_hash, api_key_id, is_sha256_hex};
 

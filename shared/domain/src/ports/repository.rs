@@ -88,6 +88,35 @@ pub struct PeriodClaim {
     pub document_id: Id,
 }
 
+/// A billable item to write: new (`expected: None`, version 1) or at the version read; the
+/// condition is what makes a claim atomic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemWrite {
+    pub item: crate::collective::BillableItem,
+    pub expected: Option<u64>,
+}
+
+impl ItemWrite {
+    pub fn new(item: crate::collective::BillableItem) -> ItemWrite {
+        ItemWrite {
+            item,
+            expected: None,
+        }
+    }
+
+    /// A change of `item` as it was read (its `version`).
+    pub fn update(item: crate::collective::BillableItem, read_at: u64) -> ItemWrite {
+        ItemWrite {
+            item,
+            expected: Some(read_at),
+        }
+    }
+
+    pub fn next_version(&self) -> u64 {
+        self.expected.map_or(1, |v| v + 1)
+    }
+}
+
 /// The stored answer to an API request with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
@@ -120,6 +149,8 @@ pub struct Change {
     pub periods: Vec<PeriodClaim>,
     /// Customers' dunning holds, upserted (the latest word of the owner wins).
     pub holds: Vec<crate::dunning::DunningHold>,
+    /// Billable items, new or at the version read (a claim, a release, a withdrawal).
+    pub items: Vec<ItemWrite>,
 }
 
 impl Change {
@@ -142,6 +173,7 @@ impl Change {
             && self.schedules.is_empty()
             && self.periods.is_empty()
             && self.holds.is_empty()
+            && self.items.is_empty()
     }
 }
 
@@ -166,6 +198,8 @@ pub enum Conflict {
     Schedule(Id),
     /// This occurrence of the schedule is billed already.
     Period { schedule_id: Id, occurrence: u32 },
+    /// The billable item is not at the expected version (or exists when new).
+    Item(Id),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +240,10 @@ pub struct DocumentFilter {
     pub to: Option<NaiveDate>,
     /// Where the invoice stands in its dunning.
     pub dunning: Option<crate::dunning::DunningState>,
+    /// Only collective invoices (drafts and issued).
+    pub collective: bool,
+    /// Only collective drafts waiting for the owner on this day (no send date, due).
+    pub pending_on: Option<NaiveDate>,
 }
 
 impl DocumentFilter {
@@ -232,6 +270,11 @@ impl DocumentFilter {
                 .is_none_or(|f| issued && d.content.issue_date >= f)
             && self.to.is_none_or(|t| issued && d.content.issue_date <= t)
             && self.dunning.is_none_or(|s| d.dunning.state() == s)
+            && (!self.collective || d.collective.is_some())
+            && self.pending_on.is_none_or(|day| {
+                d.lifecycle == Lifecycle::Draft
+                    && d.collective.as_ref().is_some_and(|c| c.is_pending(day))
+            })
     }
 }
 
@@ -332,5 +375,20 @@ pub trait Repository: Send + Sync {
         tenant: &Id,
         customer_key: &str,
     ) -> Result<Option<crate::dunning::DunningHold>, StoreError>;
+    /// A customer's billable item.
+    async fn billable_item(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+        id: &Id,
+    ) -> Result<Option<crate::collective::BillableItem>, StoreError>;
+    /// A customer's billable items, oldest first (`open_only`: just those waiting to be
+    /// billed).
+    async fn billable_items(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+        open_only: bool,
+    ) -> Result<Vec<crate::collective::BillableItem>, StoreError>;
     async fn commit(&self, change: Change) -> Result<(), CommitError>;
 }

@@ -13,6 +13,7 @@ use crate::audit::Cause;
 use crate::booking::{
     BookingEvent, BookingRecord, Cancellation, EventState, PaymentFact, RecordedEvent,
 };
+use crate::collective::ItemSource;
 use crate::document::{Document, Lifecycle, RelationKind};
 use crate::error::{AppError, ErrorKind};
 use crate::i18n;
@@ -21,7 +22,7 @@ use crate::jobs::{Job, JobInput};
 use crate::ledger::{EntryKind, PaymentDetails};
 use crate::model::{Billing, DocumentKind, Invoice, Tenant};
 use crate::money::Amount;
-use crate::ports::{Change, EInvoiceEncoder, Stores};
+use crate::ports::{Change, EInvoiceEncoder, ItemWrite, Stores};
 use crate::values::Id;
 
 use super::issuing::{Numbering, entry, issue_into, update_into};
@@ -187,6 +188,52 @@ impl BookingProcessor {
                     .push(customer_from_booking(content, tenant, now));
                 super::schedules::create_into(&mut change, tenant, &schedule, now);
             }
+            BookingEvent::Created { billing, .. }
+                if billing.unwrap_or(record.billing) == Billing::Collect =>
+            {
+                let content = record
+                    .content
+                    .as_ref()
+                    .ok_or_else(|| internal("no_content", "created without content"))?;
+                let key = content.customer.key();
+                let items: Vec<_> = content
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(index, item)| {
+                        super::collective::new_item(
+                            tenant,
+                            collected_item_id(&tenant.id, &record.booking_id, index),
+                            &key,
+                            content,
+                            item,
+                            ItemSource::Booking {
+                                booking_id: record.booking_id.clone(),
+                                index,
+                            },
+                            None,
+                            now,
+                        )
+                    })
+                    .collect();
+                updated.documents.items = items.iter().map(|i| i.id.clone()).collect();
+                if let Some(first) = items.first()
+                    && self
+                        .stores
+                        .repository
+                        .billable_item(&tenant.id, &key, &first.id)
+                        .await?
+                        .is_some()
+                {
+                    // Recorded by a run that stopped before marking the event applied.
+                    return Ok((change, updated));
+                }
+                change
+                    .customers
+                    .push(customer_from_booking(content, tenant, now));
+                super::collective::record_into(&mut change, &self.stores, tenant, &items, now)
+                    .await?;
+            }
             BookingEvent::Created { billing, .. } => {
                 let billing = billing.unwrap_or(record.billing);
                 let id = event.document_id.clone().ok_or_else(|| {
@@ -212,7 +259,7 @@ impl BookingProcessor {
                     .customers
                     .push(customer_from_booking(content, tenant, now));
                 let kind = match billing {
-                    Billing::Invoice => DocumentKind::Invoice,
+                    Billing::Invoice | Billing::Collect => DocumentKind::Invoice,
                     Billing::ProformaFirst => DocumentKind::Proforma,
                 };
                 let today = tenant.today(now);
@@ -398,6 +445,11 @@ impl BookingProcessor {
             updated.documents.invoices.push(id);
             return Ok(());
         }
+        if !record.documents.items.is_empty() {
+            return self
+                .pay_collected(tenant, record, payment, &fact, details, change, cause, now)
+                .await;
+        }
         if let Some(schedule_id) = &record.documents.schedule {
             return self
                 .pay_instalments(
@@ -427,6 +479,179 @@ impl BookingProcessor {
         let mut e = entry(&paid, EntryKind::Payment, payment.amount, &fact, cause, now);
         e.payment = Some(details);
         change.ledger.push(e);
+        Ok(())
+    }
+
+    /// A payment on a collected booking goes to the issued collective invoice that bills its
+    /// first item (refused while its items are not on an issued invoice yet).
+    #[allow(clippy::too_many_arguments)]
+    async fn pay_collected(
+        &self,
+        tenant: &Tenant,
+        record: &BookingRecord,
+        payment: &PaymentFact,
+        fact: &str,
+        details: PaymentDetails,
+        change: &mut Change,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let key = record
+            .content
+            .as_ref()
+            .map(|c| c.customer.key())
+            .unwrap_or_default();
+        let mut invoice = None;
+        for id in &record.documents.items {
+            let Some(item) = self
+                .stores
+                .repository
+                .billable_item(&tenant.id, &key, id)
+                .await?
+            else {
+                continue;
+            };
+            if let Some(doc_id) = item.claimed_by() {
+                let doc = self.document(&tenant.id, doc_id).await?;
+                if doc.lifecycle.is_issued() {
+                    invoice = Some(doc);
+                    break;
+                }
+            }
+        }
+        let invoice = invoice.ok_or_else(|| {
+            refused(
+                "no_invoice",
+                "the booking's items are not on an issued collective invoice yet; send the payment again once it is issued",
+            )
+        })?;
+        if payment.currency != invoice.content.currency {
+            return Err(currency_mismatch(&invoice.content));
+        }
+        let entry_id = crate::ledger::entry_id(&tenant.id, fact);
+        let transition = invoice.record_payment(&entry_id, payment.amount, now)?;
+        let paid = update_into(change, &invoice, transition, cause, now);
+        let mut e = entry(&paid, EntryKind::Payment, payment.amount, fact, cause, now);
+        e.payment = Some(details);
+        change.ledger.push(e);
+        Ok(())
+    }
+
+    /// A collected booking cancelled: its items not billed yet are withdrawn (taken off the
+    /// draft that holds them, which is planned again or, left empty, discarded). Items on an
+    /// issued invoice stay there: a credit note through the API corrects it.
+    #[allow(clippy::too_many_arguments)]
+    async fn cancel_collected(
+        &self,
+        tenant: &Tenant,
+        record: &BookingRecord,
+        cancellation: &Cancellation,
+        change: &mut Change,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        let key = record
+            .content
+            .as_ref()
+            .map(|c| c.customer.key())
+            .unwrap_or_default();
+        let wanted: Vec<usize> = match &cancellation.items {
+            None => (0..record.documents.items.len()).collect(),
+            Some(items) => {
+                let mut wanted = Vec::new();
+                for (i, c) in items.iter().enumerate() {
+                    let field = format!("data.items[{i}]");
+                    let booked = record
+                        .content
+                        .as_ref()
+                        .and_then(|b| b.items.get(c.index))
+                        .ok_or_else(|| {
+                            refused(
+                                "invalid_items",
+                                format!("the booking has no item {}", c.index),
+                            )
+                            .with_field(format!("{field}.item"))
+                        })?;
+                    if c.quantity != booked.quantity {
+                        return Err(refused(
+                            "partial_quantity",
+                            "a collected item is withdrawn whole; its quantity is changed through PATCH /v1/customers/{id}/items/{item}",
+                        )
+                        .with_field(format!("{field}.quantity")));
+                    }
+                    wanted.push(c.index);
+                }
+                wanted
+            }
+        };
+        let mut drafts: Vec<Id> = Vec::new();
+        for index in wanted {
+            let Some(id) = record.documents.items.get(index) else {
+                continue;
+            };
+            let Some(item) = self
+                .stores
+                .repository
+                .billable_item(&tenant.id, &key, id)
+                .await?
+            else {
+                continue;
+            };
+            match item.claimed_by() {
+                None if item.is_open() => change
+                    .items
+                    .push(ItemWrite::update(item.withdraw(now), item.version)),
+                None => {}
+                Some(doc_id) => {
+                    let doc = self.document(&tenant.id, doc_id).await?;
+                    if doc.lifecycle == crate::document::Lifecycle::Draft {
+                        change
+                            .items
+                            .push(ItemWrite::update(item.withdraw(now), item.version));
+                        if !drafts.contains(doc_id) {
+                            drafts.push(doc_id.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for doc_id in drafts {
+            let draft = self.document(&tenant.id, &doc_id).await?;
+            let withdrawn: Vec<&Id> = change.items.iter().map(|w| &w.item.id).collect();
+            let keep: Vec<Id> = draft
+                .collective
+                .as_ref()
+                .map(|c| c.items.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|i| !withdrawn.contains(&i))
+                .collect();
+            let mut items = Vec::new();
+            for id in &keep {
+                if let Some(item) = self
+                    .stores
+                    .repository
+                    .billable_item(&tenant.id, &key, id)
+                    .await?
+                {
+                    items.push(item);
+                }
+            }
+            if items.is_empty() {
+                update_into(change, &draft, draft.discard(now)?, cause, now);
+            } else {
+                super::collective::rebuild_into(
+                    change,
+                    &self.stores,
+                    tenant,
+                    &draft,
+                    &items,
+                    cause,
+                    now,
+                )
+                .await?;
+            }
+        }
         Ok(())
     }
 
@@ -509,6 +734,11 @@ impl BookingProcessor {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        if !record.documents.items.is_empty() {
+            return self
+                .cancel_collected(tenant, record, cancellation, change, cause, now)
+                .await;
+        }
         if let Some(schedule_id) = &record.documents.schedule {
             // The schedule stops: nothing more is billed. Issued instalments stay as they are
             // (credit them through the API if the course was not given).
@@ -620,6 +850,12 @@ impl BookingProcessor {
         cause: &Cause,
         now: DateTime<Utc>,
     ) -> Result<(), AppError> {
+        if !record.documents.items.is_empty() {
+            return Err(refused(
+                "collected_booking_updated",
+                "a collected booking's items are changed one by one: PATCH /v1/customers/{id}/items/{item} (or cancel it and book again)",
+            ));
+        }
         let new_id = event
             .document_id
             .clone()
@@ -985,7 +1221,13 @@ fn register(record: &mut BookingRecord, billing: Billing, id: &Id) {
             }
         }
         Billing::ProformaFirst => record.documents.proforma = Some(id.clone()),
+        Billing::Collect => {}
     }
+}
+
+/// The id of item `index` of a collected booking.
+pub(crate) fn collected_item_id(tenant: &Id, booking: &Id, index: usize) -> Id {
+    super::collective::item_id(tenant, &format!("booking\u{0}{booking}\u{0}{index}"))
 }
 
 fn with_state(record: &BookingRecord, seq: u32, state: EventState) -> BookingRecord {

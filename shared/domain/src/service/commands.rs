@@ -24,8 +24,9 @@ use crate::ports::{Change, Conflict, DocumentWrite, EInvoiceEncoder, Idempotency
 use crate::values::{EmailAddress, Id};
 
 use super::bookings::{credit_into, remaining};
+use super::collective;
 use super::intake::problem_error;
-use super::issuing::{Numbering, entry, issue_into, render_job, update_into};
+use super::issuing::{Numbering, entry, issue_draft_into, issue_into, update_into};
 use super::schedules::{self, ScheduleUpdate};
 use super::{Attempt, commit_with_retry, internal};
 use crate::schedule::{Schedule, ScheduleSpec};
@@ -98,6 +99,40 @@ pub enum Command {
         id: Id,
         update: ScheduleUpdate,
     },
+    /// Billable items for a customer, collected for a collective invoice. `content` carries
+    /// the currency, price basis and items (its customer is not used).
+    AddItems {
+        customer_key: String,
+        content: Booking,
+        /// The caller's reference: the items' ids derive from it (sent again, the same items).
+        reference: Option<String>,
+    },
+    /// New description, quantity or price of an item not yet on an issued invoice.
+    ChangeItem {
+        customer_key: String,
+        id: Id,
+        change: ItemChange,
+    },
+    /// A collective invoice (a draft) for a customer's open items (all of them, or `items`).
+    CreateCollective {
+        customer_key: String,
+        items: Option<Vec<Id>>,
+        send_on: Option<chrono::NaiveDate>,
+    },
+    /// A collective draft's items (the whole new list) and send date (`Some(None)`: none).
+    ChangeCollective {
+        id: Id,
+        items: Option<Vec<Id>>,
+        send_on: Option<Option<chrono::NaiveDate>>,
+    },
+}
+
+/// What may change on an item before it is billed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemChange {
+    pub description: Option<String>,
+    pub quantity: Option<Decimal>,
+    pub unit_price: Option<Decimal>,
 }
 
 impl Command {
@@ -111,12 +146,16 @@ impl Command {
             | Command::Payment { id, .. }
             | Command::Refund { id, .. }
             | Command::Send { id, .. }
-            | Command::Dunning { id, .. } => Some(id),
+            | Command::Dunning { id, .. }
+            | Command::ChangeCollective { id, .. } => Some(id),
             Command::Create { .. }
             | Command::PutCustomer { .. }
             | Command::CustomerDunning { .. }
             | Command::CreateSchedule { .. }
-            | Command::UpdateSchedule { .. } => None,
+            | Command::UpdateSchedule { .. }
+            | Command::AddItems { .. }
+            | Command::ChangeItem { .. }
+            | Command::CreateCollective { .. } => None,
         }
     }
 }
@@ -133,6 +172,8 @@ pub enum Outcome {
     Schedule(Box<Schedule>),
     /// A customer's dunning hold as set.
     Hold(crate::dunning::DunningHold),
+    /// Billable items as recorded or changed.
+    Items(Vec<crate::collective::BillableItem>),
 }
 
 impl Outcome {
@@ -393,6 +434,12 @@ impl Commands {
             }
             Command::ChangeDraft { id, content } => {
                 let doc = self.document(t, id).await?;
+                if doc.collective.is_some() {
+                    return Err(refused(
+                        "collective_draft",
+                        "a collective invoice is changed through PATCH /v1/collective-invoices/{id} (its items) and PATCH /v1/customers/{id}/items/{item} (their prices)",
+                    ));
+                }
                 let invoice = self.planned(tenant, doc.kind(), content, id, now)?;
                 change
                     .customers
@@ -417,43 +464,292 @@ impl Commands {
                         ),
                     ));
                 }
-                let mut invoice = doc.content.clone();
-                // Issued today: dates and terms follow the issue, not the draft.
-                let days = tenant.settings.payment_terms_days;
-                invoice.issue_date = tenant.today(now);
-                invoice.issued_at = now;
-                invoice.due_date = invoice
-                    .issue_date
-                    .checked_add_days(chrono::Days::new(u64::from(days)))
-                    .unwrap_or(invoice.issue_date);
-                invoice.payment_terms =
-                    crate::i18n::payment_terms(invoice.language, days, invoice.due_date);
-                self.check_einvoice(&invoice)?;
-                let claim = Numbering::new(&self.stores, tenant)
-                    .number(&mut invoice)
-                    .await?;
-                let (issued, events) = doc.issue(invoice, now)?;
-                let stored = update_into(&mut change, &doc, (issued, events), cause, now);
-                if stored.kind() == DocumentKind::Invoice {
-                    change.ledger.push(entry(
-                        &stored,
-                        EntryKind::Charge,
-                        stored.settlement.charged,
-                        &format!("charge:{}", stored.id()),
-                        cause,
-                        now,
+                let stored = issue_draft_into(
+                    &mut change,
+                    &self.stores,
+                    tenant,
+                    &doc,
+                    |i| self.check_einvoice(i),
+                    cause,
+                    now,
+                )
+                .await?;
+                Outcome::doc(stored)
+            }
+            Command::AddItems {
+                customer_key,
+                content,
+                reference,
+            } => {
+                if self
+                    .stores
+                    .repository
+                    .customer(t, customer_key)
+                    .await?
+                    .is_none()
+                {
+                    return Err(AppError::not_found(
+                        "customer_not_found",
+                        "no such customer; customers come with their first booking or document",
                     ));
                 }
-                change.numbers.push(claim);
-                change
-                    .jobs
-                    .push(render_job(&stored, JobInput::default(), now));
-                if stored.kind() == DocumentKind::Invoice {
-                    change
-                        .jobs
-                        .push(super::dunning::first_job(tenant, &stored, now));
+                // Planned once as an invoice: prices, VAT and the e-invoice rules are checked
+                // now, not when the collective invoice is made.
+                let probe = Id::generate("inv");
+                let mut check = content.clone();
+                check.customer = crate::schedule::booking_customer(
+                    &self
+                        .stores
+                        .repository
+                        .customer(t, customer_key)
+                        .await?
+                        .ok_or_else(|| internal("customer_missing", "the customer vanished"))?,
+                );
+                self.planned(tenant, DocumentKind::Invoice, &check, &probe, now)?;
+                let items: Vec<_> = content
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let id = match reference {
+                            Some(r) => collective::item_id(
+                                t,
+                                &format!("api\u{0}{customer_key}\u{0}{r}\u{0}{i}"),
+                            ),
+                            None => Id::generate("itm"),
+                        };
+                        collective::new_item(
+                            tenant,
+                            id,
+                            customer_key,
+                            content,
+                            item,
+                            crate::collective::ItemSource::Api,
+                            reference.clone(),
+                            now,
+                        )
+                    })
+                    .collect();
+                if let Some(first) = items.first()
+                    && reference.is_some()
+                    && let Some(existing) = self
+                        .stores
+                        .repository
+                        .billable_item(t, customer_key, &first.id)
+                        .await?
+                {
+                    // Recorded already under this reference: the same answer.
+                    let mut found = vec![existing];
+                    for item in items.iter().skip(1) {
+                        if let Some(i) = self
+                            .stores
+                            .repository
+                            .billable_item(t, customer_key, &item.id)
+                            .await?
+                        {
+                            found.push(i);
+                        }
+                    }
+                    return Ok((change, Outcome::Items(found)));
                 }
-                Outcome::doc(stored)
+                collective::record_into(&mut change, &self.stores, tenant, &items, now).await?;
+                Outcome::Items(items)
+            }
+            Command::ChangeItem {
+                customer_key,
+                id,
+                change: what,
+            } => {
+                let item = self
+                    .stores
+                    .repository
+                    .billable_item(t, customer_key, id)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::not_found(
+                            "item_not_found",
+                            format!("the customer has no item {id}"),
+                        )
+                    })?;
+                let draft = match item.claimed_by() {
+                    Some(doc_id) => {
+                        let doc = self.document(t, doc_id).await?;
+                        if doc.lifecycle != Lifecycle::Draft {
+                            return Err(refused(
+                                "item_billed",
+                                format!(
+                                    "the item is on invoice {}; correct it with a credit note",
+                                    doc.content.number
+                                ),
+                            ));
+                        }
+                        Some(doc)
+                    }
+                    None if item.is_open() => None,
+                    None => {
+                        return Err(refused("item_withdrawn", "the item was withdrawn"));
+                    }
+                };
+                let mut changed = item.clone();
+                if let Some(d) = &what.description {
+                    changed.item.description = d.clone();
+                }
+                if let Some(q) = what.quantity {
+                    changed.item.quantity = q;
+                }
+                if let Some(p) = what.unit_price {
+                    changed.item.unit_price = p;
+                }
+                changed.updated_at = now;
+                let mut probe = Booking {
+                    id: Id::generate("chk"),
+                    booked_at: now,
+                    currency: changed.currency,
+                    prices: changed.prices,
+                    customer: crate::schedule::booking_customer(
+                        &self
+                            .stores
+                            .repository
+                            .customer(t, customer_key)
+                            .await?
+                            .ok_or_else(|| internal("customer_missing", "the customer vanished"))?,
+                    ),
+                    items: vec![changed.item.clone()],
+                    reference: None,
+                    note: None,
+                };
+                probe.items[0].service = Some(crate::model::ServicePeriod::day(changed.day));
+                self.planned(
+                    tenant,
+                    DocumentKind::Invoice,
+                    &probe,
+                    &Id::generate("inv"),
+                    now,
+                )?;
+                change.items.push(crate::ports::ItemWrite::update(
+                    changed.clone(),
+                    item.version,
+                ));
+                if let Some(draft) = draft {
+                    let mut items = Vec::new();
+                    for i in draft.collective.iter().flat_map(|c| c.items.iter()) {
+                        if i == &changed.id {
+                            items.push(changed.clone());
+                        } else if let Some(other) = self
+                            .stores
+                            .repository
+                            .billable_item(t, customer_key, i)
+                            .await?
+                        {
+                            items.push(other);
+                        }
+                    }
+                    collective::rebuild_into(
+                        &mut change,
+                        &self.stores,
+                        tenant,
+                        &draft,
+                        &items,
+                        cause,
+                        now,
+                    )
+                    .await?;
+                }
+                let mut stored = changed;
+                stored.version = item.version + 1;
+                Outcome::Items(vec![stored])
+            }
+            Command::CreateCollective {
+                customer_key,
+                items,
+                send_on,
+            } => {
+                let today = tenant.today(now);
+                if let Some(day) = send_on
+                    && *day < today
+                {
+                    return Err(AppError::invalid("send_on", "the send date is in the past"));
+                }
+                let items = collective::open_items(
+                    &self.stores,
+                    tenant,
+                    customer_key,
+                    items.as_deref(),
+                    None,
+                )
+                .await?;
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_open() {
+                        return Err(refused(
+                            "item_not_open",
+                            format!("item {} is {} already", item.id, item.state.as_str()),
+                        )
+                        .with_field(format!("items[{i}]")));
+                    }
+                }
+                if items.is_empty() {
+                    return Err(refused(
+                        "no_open_items",
+                        "the customer has no open items to bill",
+                    ));
+                }
+                let doc = collective::draft_into(
+                    &mut change,
+                    &self.stores,
+                    tenant,
+                    customer_key,
+                    &items,
+                    collective::DraftPlan {
+                        send_on: *send_on,
+                        due_on: today,
+                        period: None,
+                    },
+                    cause,
+                    now,
+                )
+                .await?;
+                Outcome::doc(doc)
+            }
+            Command::ChangeCollective { id, items, send_on } => {
+                let doc = self.document(t, id).await?;
+                let key = doc.content.buyer.customer_key.clone();
+                let items = match items {
+                    Some(ids) => {
+                        let read =
+                            collective::open_items(&self.stores, tenant, &key, Some(ids), None)
+                                .await?;
+                        for (i, item) in read.iter().enumerate() {
+                            if !item.is_open() && item.claimed_by() != Some(id) {
+                                return Err(refused(
+                                    "item_not_open",
+                                    format!("item {} is {} already", item.id, item.state.as_str()),
+                                )
+                                .with_field(format!("items[{i}]")));
+                            }
+                        }
+                        if read.is_empty() {
+                            return Err(AppError::invalid(
+                                "items",
+                                "a collective invoice bills at least one item",
+                            ));
+                        }
+                        Some(read)
+                    }
+                    None => None,
+                };
+                Outcome::doc(
+                    collective::change_into(
+                        &mut change,
+                        &self.stores,
+                        tenant,
+                        &doc,
+                        items,
+                        *send_on,
+                        cause,
+                        now,
+                    )
+                    .await?,
+                )
             }
             Command::Cancel { id, reason } => {
                 let doc = self.document(t, id).await?;
@@ -630,8 +926,7 @@ impl Commands {
                         to.clone()
                     },
                     with_contract,
-                    schedule: None,
-                    dunning_level: None,
+                    ..JobInput::default()
                 });
                 change.jobs.push(job.clone());
                 Outcome::Job(job)

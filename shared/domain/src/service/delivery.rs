@@ -216,6 +216,57 @@ impl DocumentMailer {
 
     /// Job `notify_owner`: tells the tenant's owner that an invoice is still unpaid after the
     /// last dunning level, listing every invoice of the tenant in that state.
+    /// Job `digest_drafts`: mails the owner the collective drafts waiting for them on the
+    /// job's day (nothing when every one was sent or got a send date meanwhile).
+    pub async fn digest_drafts(&self, job: &Job) -> Result<(), DeliveryError> {
+        let s = &self.stores;
+        let not_sent = DeliveryError::NotSent;
+        self.in_window(&job.tenant_id).await?;
+        let tenant = super::tenant(s, &job.tenant_id).await.map_err(not_sent)?;
+        let today = tenant.today(s.clock.now());
+        let day = job.input.day.unwrap_or(today).min(today);
+        let filter = crate::ports::DocumentFilter {
+            kind: Some(DocumentKind::Invoice),
+            lifecycle: Some(crate::document::Lifecycle::Draft),
+            pending_on: Some(today),
+            ..Default::default()
+        };
+        let mut drafts = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = s
+                .repository
+                .documents(&job.tenant_id, &filter, cursor.as_deref(), 100)
+                .await
+                .map_err(|e| not_sent(e.into()))?;
+            drafts.extend(page.documents);
+            cursor = page.next_cursor;
+            if cursor.is_none() || drafts.len() >= 500 {
+                break;
+            }
+        }
+        if drafts.is_empty() {
+            return Ok(());
+        }
+        let round = job.id.as_str();
+        let mail = crate::mail::drafts_digest_mail(&tenant, day, round, &drafts, s.clock.now())
+            .map_err(|e| {
+                not_sent(AppError::new(
+                    ErrorKind::Internal,
+                    "mail_build_failed",
+                    e.to_string(),
+                ))
+            })?;
+        match self.mailer.send(&mail).await {
+            Ok(_) => {
+                tracing::info!(tenant_id = %job.tenant_id, drafts = drafts.len(), "owner sent the digest of pending drafts");
+                Ok(())
+            }
+            Err(StoreError::Refused(reason)) => Err(not_sent(unavailable("mail_refused", reason))),
+            Err(e) => Err(DeliveryError::MaybeSent(e.into())),
+        }
+    }
+
     pub async fn notify_owner(&self, job: &Job) -> Result<(), DeliveryError> {
         let s = &self.stores;
         let not_sent = DeliveryError::NotSent;

@@ -87,7 +87,8 @@ fn document_kind_for(
 ) -> Option<DocumentKind> {
     // A schedule bills it: its invoices come with the occurrences, and its later events make
     // no document of their own (a payment settles instalments, a cancellation stops it).
-    if record.schedule_spec().is_some() {
+    // Collected: its items wait for a collective invoice; no event makes a document of its own.
+    if record.schedule_spec().is_some() || billing == Billing::Collect {
         return None;
     }
     match event {
@@ -97,6 +98,7 @@ fn document_kind_for(
         BookingEvent::Created { .. } => Some(match billing {
             Billing::Invoice => DocumentKind::Invoice,
             Billing::ProformaFirst => DocumentKind::Proforma,
+            Billing::Collect => return None,
         }),
         BookingEvent::Paid { .. } => (record.documents.invoice.is_none()
             && billing == Billing::ProformaFirst)

@@ -167,3 +167,49 @@ pub(crate) fn update_into(
     change.documents.push(write);
     stored
 }
+
+/// Issues a stored draft today into `change`: dates and terms follow the issue, the number
+/// comes from its series, and it gets what every issued document gets (the charge, the
+/// render job, an invoice's first dunning job). `check` refuses content the e-invoice rules
+/// do not accept. Returns the issued document as stored.
+pub(crate) async fn issue_draft_into(
+    change: &mut Change,
+    stores: &Stores,
+    tenant: &Tenant,
+    draft: &Document,
+    check: impl Fn(&Invoice) -> Result<(), AppError>,
+    cause: &Cause,
+    now: DateTime<Utc>,
+) -> Result<Document, AppError> {
+    let mut invoice = draft.content.clone();
+    let days = tenant.settings.payment_terms_days;
+    invoice.issue_date = tenant.today(now);
+    invoice.issued_at = now;
+    invoice.due_date = invoice
+        .issue_date
+        .checked_add_days(chrono::Days::new(u64::from(days)))
+        .unwrap_or(invoice.issue_date);
+    invoice.payment_terms = crate::i18n::payment_terms(invoice.language, days, invoice.due_date);
+    check(&invoice)?;
+    let claim = Numbering::new(stores, tenant).number(&mut invoice).await?;
+    let (issued, events) = draft.issue(invoice, now)?;
+    let stored = update_into(change, draft, (issued, events), cause, now);
+    if stored.kind() == DocumentKind::Invoice {
+        change.ledger.push(entry(
+            &stored,
+            EntryKind::Charge,
+            stored.settlement.charged,
+            &format!("charge:{}", stored.id()),
+            cause,
+            now,
+        ));
+        change
+            .jobs
+            .push(super::dunning::first_job(tenant, &stored, now));
+    }
+    change.numbers.push(claim);
+    change
+        .jobs
+        .push(render_job(&stored, JobInput::default(), now));
+    Ok(stored)
+}

@@ -54,6 +54,7 @@ pub struct Handlers {
     pub mailer: Option<DocumentMailer>,
     pub schedules: Option<ScheduleBiller>,
     pub dunner: Option<Dunner>,
+    pub collector: Option<super::collective::Collector>,
 }
 
 #[derive(Clone)]
@@ -90,7 +91,8 @@ impl JobRunner {
             JobKind::DeliverDocument => self.handlers.mailer.is_some(),
             JobKind::BillSchedule => self.handlers.schedules.is_some(),
             JobKind::DunInvoice => self.handlers.dunner.is_some(),
-            JobKind::NotifyOwner => self.handlers.mailer.is_some(),
+            JobKind::NotifyOwner | JobKind::DigestDrafts => self.handlers.mailer.is_some(),
+            JobKind::CollectItems | JobKind::SendDraft => self.handlers.collector.is_some(),
         }
     }
 
@@ -202,6 +204,22 @@ impl JobRunner {
             JobKind::NotifyOwner => {
                 let m = h.mailer.as_ref().ok_or_else(no_handler)?;
                 m.notify_owner(job).await.map_err(delivery_failure)
+            }
+            JobKind::DigestDrafts => {
+                let m = h.mailer.as_ref().ok_or_else(no_handler)?;
+                m.digest_drafts(job).await.map_err(delivery_failure)
+            }
+            JobKind::CollectItems | JobKind::SendDraft => {
+                let c = h.collector.as_ref().ok_or_else(no_handler)?;
+                let ran = if job.kind == JobKind::CollectItems {
+                    c.collect(job).await
+                } else {
+                    c.send(job).await
+                };
+                match ran.map_err(JobFailure::Retry)? {
+                    super::collective::Collected::NotYet(at) => Err(JobFailure::Later(at)),
+                    _ => Ok(()),
+                }
             }
         }
     }

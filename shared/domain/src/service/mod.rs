@@ -18,6 +18,7 @@
 //! - [`queries::Queries`]: the read side.
 
 pub mod bookings;
+pub mod collective;
 pub mod commands;
 pub mod delivery;
 pub mod dunning;
@@ -97,7 +98,20 @@ where
             Attempt::Commit(change, answer) => (*change, answer),
         };
         let events = announcements(&change, stores.clock.now());
-        match classify(stores.repository.commit(change).await) {
+        let shared: Vec<Id> = change
+            .jobs
+            .iter()
+            .filter(|j| j.kind.is_shared())
+            .map(|j| j.id.clone())
+            .collect();
+        let result = match stores.repository.commit(change).await {
+            // A shared job recorded meanwhile by another change: read again (and leave it out).
+            Err(CommitError::Conflict(Conflict::Job(id))) if shared.contains(&id) => {
+                Err(CommitError::Conflict(Conflict::Document(id)))
+            }
+            other => other,
+        };
+        match classify(result) {
             Ok(()) => {
                 publish(stores, &events).await;
                 return Ok(answer);
@@ -132,7 +146,8 @@ fn classify(result: Result<(), CommitError>) -> Result<(), Refused> {
             Conflict::Booking
             | Conflict::Document(_)
             | Conflict::Counter(_)
-            | Conflict::Schedule(_) => Err(Refused::Retry),
+            | Conflict::Schedule(_)
+            | Conflict::Item(_) => Err(Refused::Retry),
             Conflict::Number(n) => Err(Refused::Error(internal(
                 "number_taken",
                 format!("number '{n}' is claimed by another document; refusing a duplicate number"),

@@ -131,6 +131,31 @@ impl Queries {
         Ok((name, self.einvoice.xml(inv, syntax)))
     }
 
+    /// A customer's billable items, oldest first.
+    pub async fn items(
+        &self,
+        tenant: &Id,
+        key: &str,
+    ) -> Result<Vec<crate::collective::BillableItem>, AppError> {
+        if self
+            .stores
+            .repository
+            .customer(tenant, key)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::not_found(
+                "customer_not_found",
+                "no such customer",
+            ));
+        }
+        Ok(self
+            .stores
+            .repository
+            .billable_items(tenant, key, false)
+            .await?)
+    }
+
     pub async fn customer(&self, tenant: &Id, key: &str) -> Result<CustomerAccount, AppError> {
         let customer = self
             .stores

@@ -10,6 +10,7 @@
 //! - 3: schedules (recurring invoices, instalment plans) and the claims of their billed
 //!   occurrences.
 //! - 4: customers' dunning holds.
+//! - 5: billable items (collected for collective invoices).
 
 use chrono::{DateTime, Utc};
 use faktura_domain::StoreError;
@@ -24,7 +25,7 @@ use rusqlite::{Connection, Transaction, params};
 use super::{db, from_json, parse_id, repository};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS bookings (
@@ -186,6 +187,20 @@ CREATE TABLE dunning_holds (
 );
 ";
 
+const V5: &str = "
+CREATE TABLE billable_items (
+    tenant_id    TEXT    NOT NULL,
+    customer_key TEXT    NOT NULL,
+    item_id      TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,   -- creation order within the tenant
+    state        TEXT    NOT NULL,   -- open, claimed, withdrawn
+    version      INTEGER NOT NULL,
+    item         TEXT    NOT NULL,   -- BillableItem as JSON
+    PRIMARY KEY (tenant_id, customer_key, item_id)
+);
+CREATE INDEX billable_items_by_state ON billable_items (tenant_id, customer_key, state, seq);
+";
+
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -218,6 +233,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = super::immediate(conn)?;
         tx.execute_batch(V4).map_err(db)?;
         tx.pragma_update(None, "user_version", 4).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    if version < 5 {
+        let tx = super::immediate(conn)?;
+        tx.execute_batch(V5).map_err(db)?;
+        tx.pragma_update(None, "user_version", 5).map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())

@@ -12,7 +12,7 @@ use faktura_domain::model::Customer;
 use faktura_domain::numbering::CounterKey;
 use faktura_domain::ports::{
     Change, CommitError, Conflict, CustomerPage, DocumentFilter, DocumentPage, IdempotencyRecord,
-    PeriodClaim, Repository, ScheduleFilter, SchedulePage, ScheduleWrite,
+    ItemWrite, PeriodClaim, Repository, ScheduleFilter, SchedulePage, ScheduleWrite,
 };
 use faktura_domain::schedule::Schedule;
 use faktura_domain::values::Id;
@@ -296,6 +296,53 @@ fn write_schedule(tx: &Transaction<'_>, w: &ScheduleWrite) -> Result<bool, Store
     Ok(n == 1)
 }
 
+/// Writes a billable item at the version read (`None`: new). False: the condition failed.
+fn write_item(tx: &Transaction<'_>, w: &ItemWrite) -> Result<bool, StoreError> {
+    let mut stored = w.item.clone();
+    stored.version = w.next_version();
+    let json = to_json("billable item", &stored)?;
+    let it = &w.item;
+    let n = match w.expected {
+        None => {
+            let r = tx
+                .prepare_cached(
+                    "INSERT INTO billable_items (tenant_id, customer_key, item_id, seq, state, version, item)
+                     VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM billable_items WHERE tenant_id = ?1), ?4, 1, ?5)",
+                )
+                .map_err(db)?
+                .execute(params![
+                    it.tenant_id.as_str(),
+                    it.customer_key,
+                    it.id.as_str(),
+                    it.state.as_str(),
+                    json
+                ]);
+            match r {
+                Ok(n) => n,
+                Err(e) if is_constraint_violation(&e) => 0,
+                Err(e) => return Err(db(e)),
+            }
+        }
+        Some(v) => tx
+            .prepare_cached(
+                "UPDATE billable_items SET state = ?4, version = ?5, item = ?6
+                 WHERE tenant_id = ?1 AND customer_key = ?2 AND item_id = ?3 AND version = ?7",
+            )
+            .map_err(db)?
+            .execute(params![
+                it.tenant_id.as_str(),
+                it.customer_key,
+                it.id.as_str(),
+                it.state.as_str(),
+                stored.version,
+                json,
+                v
+            ])
+            .map_err(db)?,
+    };
+    Ok(n == 1)
+}
+
 fn claim_period(tx: &Transaction<'_>, p: &PeriodClaim) -> Result<bool, StoreError> {
     let r = tx
         .prepare_cached(
@@ -364,6 +411,11 @@ fn commit_tx(tx: &Transaction<'_>, change: &Change) -> Result<Option<Conflict>, 
                 schedule_id: p.schedule_id.clone(),
                 occurrence: p.occurrence,
             }));
+        }
+    }
+    for w in &change.items {
+        if !write_item(tx, w)? {
+            return Ok(Some(Conflict::Item(w.item.id.clone())));
         }
     }
     for c in &change.customers {
@@ -596,6 +648,55 @@ impl Repository for SqliteStore {
             })
             .await?;
         json.map(|j| from_json("dunning hold", &j)).transpose()
+    }
+
+    async fn billable_item(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+        id: &Id,
+    ) -> Result<Option<faktura_domain::collective::BillableItem>, StoreError> {
+        let (t, k, i) = (
+            tenant.as_str().to_string(),
+            customer_key.to_string(),
+            id.as_str().to_string(),
+        );
+        let json: Option<String> = self
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT item FROM billable_items WHERE tenant_id = ?1 AND customer_key = ?2 AND item_id = ?3",
+                )
+                .map_err(db)?
+                .query_row(params![t, k, i], |r| r.get(0))
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        json.map(|j| from_json("billable item", &j)).transpose()
+    }
+
+    async fn billable_items(
+        &self,
+        tenant: &Id,
+        customer_key: &str,
+        open_only: bool,
+    ) -> Result<Vec<faktura_domain::collective::BillableItem>, StoreError> {
+        let (t, k) = (tenant.as_str().to_string(), customer_key.to_string());
+        let rows: Vec<String> = self
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT item FROM billable_items WHERE tenant_id = ?1 AND customer_key = ?2
+                         AND (?3 = 0 OR state = 'open') ORDER BY seq",
+                    )
+                    .map_err(db)?;
+                stmt.query_map(params![t, k, i64::from(open_only)], |r| r.get(0))
+                    .map_err(db)?
+                    .collect::<Result<Vec<String>, _>>()
+                    .map_err(db)
+            })
+            .await?;
+        rows.iter().map(|j| from_json("billable item", j)).collect()
     }
 
     async fn customer(&self, tenant: &Id, key: &str) -> Result<Option<Customer>, StoreError> {

@@ -2,6 +2,7 @@
 //! `Idempotency-Key` (same key and request: the first answer again; same key, other request:
 //! `409`; kept 48 h).
 
+pub mod collective;
 pub mod customers;
 pub mod dev;
 pub mod documents;
@@ -140,6 +141,16 @@ pub fn render_outcome(
             ok_status.as_u16(),
             serde_json::to_string(&crate::dto::schedules::ScheduleDto::from(s.as_ref()))
                 .unwrap_or_default(),
+        ),
+        Ok(Outcome::Items(items)) => (
+            ok_status.as_u16(),
+            serde_json::to_string(&crate::dto::collective::ItemListDto {
+                items: items
+                    .iter()
+                    .map(crate::dto::collective::ItemDto::from)
+                    .collect(),
+            })
+            .unwrap_or_default(),
         ),
         Err(e) => (crate::status_of(e.kind).as_u16(), error_body(e).to_string()),
     }

@@ -482,9 +482,13 @@ fn billing(field: &str, value: &str) -> Result<Option<Billing>, AppError> {
     match value {
         "invoice" => Ok(Some(Billing::Invoice)),
         "proforma_first" => Ok(Some(Billing::ProformaFirst)),
+        "collect" => Ok(Some(Billing::Collect)),
         other => Err(AppError::invalid(
             field,
-            format!("'{}' must be 'invoice' or 'proforma_first'", shorten(other)),
+            format!(
+                "'{}' must be 'invoice', 'proforma_first' or 'collect'",
+                shorten(other)
+            ),
         )),
     }
 }
@@ -645,14 +649,17 @@ pub fn items(wire: Vec<WireItem>, p: &str) -> Result<Vec<BookingItem>, AppError>
     Ok(items)
 }
 
-pub fn booking(w: WireBooking, p: &str) -> Result<Booking, AppError> {
-    let id: Id = parsed(&format!("{p}id"), &w.id)?;
-    let booked_at = instant(&format!("{p}booked_at"), &w.booked_at)?;
-    let currency: Currency = w.currency.parse().map_err(|e: ValueError| {
+/// A currency code and an optional price basis (`net`, `gross`).
+pub fn currency_and_prices(
+    currency: &str,
+    prices: Option<&str>,
+    p: &str,
+) -> Result<(Currency, Option<PriceBasis>), AppError> {
+    let currency: Currency = currency.parse().map_err(|e: ValueError| {
         AppError::new(ErrorKind::Unprocessable, "unknown_currency", e.0)
             .with_field(format!("{p}currency"))
     })?;
-    let prices = match w.prices.as_deref() {
+    let prices = match prices {
         None => None,
         Some("net") => Some(PriceBasis::Net),
         Some("gross") => Some(PriceBasis::Gross),
@@ -663,7 +670,13 @@ pub fn booking(w: WireBooking, p: &str) -> Result<Booking, AppError> {
             ));
         }
     };
+    Ok((currency, prices))
+}
 
+pub fn booking(w: WireBooking, p: &str) -> Result<Booking, AppError> {
+    let id: Id = parsed(&format!("{p}id"), &w.id)?;
+    let booked_at = instant(&format!("{p}booked_at"), &w.booked_at)?;
+    let (currency, prices) = currency_and_prices(&w.currency, w.prices.as_deref(), p)?;
     let c = w.customer;
     let country: CountryCode = c.address.country.parse().map_err(|e: ValueError| {
         AppError::new(ErrorKind::Unprocessable, "invalid_country", e.0)

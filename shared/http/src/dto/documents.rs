@@ -230,6 +230,8 @@ pub struct DocumentDto {
     pub version: u64,
     /// An invoice's dunning (the reminders sent); a reminder's level.
     pub dunning: DunningDto,
+    /// A collective invoice's items and send date (null for other documents).
+    pub collective: Option<super::collective::CollectiveDto>,
     pub pdf: String,
     pub xml: Option<String>,
     pub contract: Option<String>,
@@ -377,6 +379,13 @@ impl DocumentDto {
             updated_at: doc.updated_at.to_rfc3339(),
             version: doc.version,
             dunning: DunningDto::new(doc),
+            collective: doc.collective.as_ref().map(|c| {
+                super::collective::CollectiveDto::new(
+                    c,
+                    doc.lifecycle == faktura_domain::document::Lifecycle::Draft,
+                    today,
+                )
+            }),
             pdf: format!("/v1/invoices/{id}/pdf"),
             xml: (issued && inv.kind.is_tax_document()).then(|| format!("/v1/invoices/{id}/xml")),
             contract: doc

@@ -2,6 +2,7 @@
 //! domain never sees these; handlers convert them to typed commands and back.
 
 pub mod booking;
+pub mod collective;
 pub mod customers;
 pub mod documents;
 pub mod jobs;
@@ -253,9 +254,9 @@ pub mod values {
 
     pub fn billing_or_null() -> Object {
         one_of(
-            &["invoice", "proforma_first"],
+            &["invoice", "proforma_first", "collect"],
             true,
-            "`invoice` (default: the tenant's setting) or `proforma_first` (created only).",
+            "`invoice` (default: the tenant's setting), `proforma_first` (created only) or `collect` (created only: the items wait for a collective invoice).",
         )
     }
 
@@ -289,7 +290,7 @@ pub mod values {
             .item(billing_or_null())
             .item(utoipa::openapi::Ref::from_schema_name("WireScheduled"))
             .description(Some(
-                "`invoice` (default: the tenant's setting), `proforma_first` (created only), or `{\"schedule\": {…}}`: instalments or a recurring price (created only).",
+                "`invoice` (default: the tenant's setting), `proforma_first` (created only), `collect` (created only: the items wait for a collective invoice), or `{\"schedule\": {…}}`: instalments or a recurring price (created only).",
             ))
             .build();
         utoipa::openapi::schema::Schema::OneOf(one_of)
