@@ -257,6 +257,60 @@ impl TestApp {
         a.json
     }
 
+    /// An API call with the demo key: status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let body = body.map(|b| b.to_string());
+        let (a, _) = self
+            .api(method, path, Some(DEMO_KEY), None, body.as_deref())
+            .await;
+        (a.status, a.json)
+    }
+
+    /// A GET with the demo key that must answer 200.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.call(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// The mails in the outbox to `to`, oldest first (by their Date header, then file).
+    pub fn mails_to(&self, to: &str) -> Vec<ReadMail> {
+        use mail_parser::{MessageParser, MimeHeaders};
+        let mut mails: Vec<(String, ReadMail)> = self
+            .outbox()
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .filter_map(|p| {
+                let raw = std::fs::read(p).ok()?;
+                let msg = MessageParser::default().parse(&raw)?;
+                let addressed = msg
+                    .to()
+                    .is_some_and(|a| a.iter().any(|x| x.address() == Some(to)));
+                addressed.then(|| {
+                    let date = msg.date().map(|d| d.to_rfc3339()).unwrap_or_default();
+                    (
+                        format!("{date}{}", p.display()),
+                        ReadMail {
+                            subject: msg.subject().unwrap_or_default().to_string(),
+                            attachments: msg
+                                .attachments()
+                                .filter_map(|a| a.attachment_name().map(str::to_string))
+                                .collect(),
+                            text: msg.body_text(0).unwrap_or_default().to_string(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        mails.sort_by(|a, b| a.0.cmp(&b.0));
+        mails.into_iter().map(|(_, m)| m).collect()
+    }
+
     /// Files in the mail outbox.
     pub fn outbox(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.app.outbox_dir)
@@ -265,6 +319,22 @@ impl TestApp {
         files.sort();
         files
     }
+}
+
+/// A mail as read back from the outbox.
+#[derive(Debug, Clone)]
+pub struct ReadMail {
+    pub subject: String,
+    pub attachments: Vec<String>,
+    pub text: String,
+}
+
+/// A decimal given as a JSON string (panics otherwise: tests only).
+pub fn decimal(v: &Value) -> rust_decimal::Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{v} is no decimal string"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{v}: {e}"))
 }
 
 fn uuid_like() -> String {
