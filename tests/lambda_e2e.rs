@@ -1301,3 +1301,112 @@ async fn owner_told() -> bool {
             .unwrap_or(false)
     })
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn collected_items_become_collective_invoices_through_the_functions() {
+    let stack = stack_with_tenants(SENDER, true).await;
+    let emulator = Emulator::start();
+    start_functions(&emulator, &stack, &[]);
+    // Booked 40 days ago with "billing": "collect": its month is over, so the issue worker
+    // collects it into a draft at once; without a send date the owner gets the digest.
+    let booked_at = (chrono::Utc::now() - chrono::TimeDelta::days(40)).to_rfc3339();
+    let email = "collect@example.org";
+    let body = json!({ "type": "booking.created", "data": {
+        "id": "bk_collect", "booked_at": booked_at, "currency": "EUR", "prices": "gross",
+        "billing": "collect",
+        "customer": { "id": "cus_collect", "name": "Erika Mustermann", "email": email,
+            "address": { "line1": "Hauptstr. 5", "postal_code": "10115", "city": "Berlin", "country": "DE" } },
+        "items": [
+            { "description": "Einzelstunde", "quantity": "1", "unit_price": "25.00", "vat_rate": "19" },
+            { "description": "Einzelstunde", "quantity": "1", "unit_price": "25.00", "vat_rate": "19" }
+        ] } })
+    .to_string();
+    let (status, answer) = post_booking(&emulator, "msg_collect_1", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    let digest = || async {
+        mails_to(SENDER).await.iter().any(|raw| {
+            mail_parser::MessageParser::default()
+                .parse(raw.as_bytes())
+                .and_then(|m| m.subject().map(|s| s.contains("Sammelrechnung")))
+                .unwrap_or(false)
+        })
+    };
+    schedule_until(&emulator, &stack, 12, || async {
+        !documents(&stack, Some(DocumentKind::Invoice))
+            .await
+            .is_empty()
+            && digest().await
+    })
+    .await;
+    let api = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let emulator = &emulator;
+        async move {
+            let mut r = emulator
+                .http
+                .request(method, emulator.url(API, &path))
+                .bearer_auth(DEMO_KEY);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            let r = r.send().await.expect("API call");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let (status, pending) = api(
+        reqwest::Method::GET,
+        "/v1/collective-invoices?pending=true".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{pending}");
+    let drafts = pending["invoices"].as_array().expect("list").clone();
+    assert_eq!(drafts.len(), 1, "{pending}");
+    let draft_id = drafts[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(drafts[0]["lines"].as_array().unwrap().len(), 2);
+    // Approved through the API function: numbered, rendered and mailed.
+    let (status, issued) = api(
+        reqwest::Method::POST,
+        format!("/v1/invoices/{draft_id}/issue"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{issued}");
+    // Usage items and an on-demand collective invoice sent today by the issue worker.
+    let (status, items) = api(
+        reqwest::Method::POST,
+        "/v1/customers/ext:cus_collect/items".into(),
+        Some(json!({ "currency": "EUR", "reference": "room",
+            "items": [{ "description": "Raummiete", "quantity": "2", "unit": "HUR", "unit_price": "10.00" }] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{items}");
+    let today = faktura_domain::values::TimeZone::BERLIN.date_of(chrono::Utc::now());
+    let (status, second) = api(
+        reqwest::Method::POST,
+        "/v1/collective-invoices".into(),
+        Some(json!({ "customer_id": "ext:cus_collect", "send_on": today.to_string() })),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    let second_id = second["id"].as_str().unwrap().to_string();
+    schedule_until(&emulator, &stack, 12, || async {
+        let docs = documents(&stack, Some(DocumentKind::Invoice)).await;
+        docs.len() == 2 && docs.iter().all(|d| d.delivery.is_sent())
+    })
+    .await;
+    let docs = documents(&stack, Some(DocumentKind::Invoice)).await;
+    let second_doc = docs
+        .iter()
+        .find(|d| d.id().as_str() == second_id)
+        .expect("the second");
+    assert!(second_doc.content.number.is_assigned());
+    assert_eq!(second_doc.content.totals.amount_due.to_string(), "20.00");
+    assert_eq!(
+        mails_to(email).await.len(),
+        2,
+        "one mail per collective invoice"
+    );
+    check_iam(&stack);
+    assert_logs_hold_no_personal_data(&emulator, &[email]);
+}
