@@ -327,7 +327,7 @@ def _register_hooks():
     ids = state["ids"]
 
     def resource(path):
-        if path.startswith("/v1/invoices/"):
+        if path.startswith("/v1/invoices/") or path.startswith("/v1/collective-invoices/"):
             return "documents"
         if path.startswith("/v1/customers/"):
             return "customers"
@@ -341,7 +341,8 @@ def _register_hooks():
     def before_generate_path_parameters(context, strategy):
         # Half of the ids name something that exists: the handlers' logic runs, not just 404s.
         known = ids.get(resource(context.operation.path) or "", [])
-        if not known:
+        if not known or context.operation.path.count("{") != 1:
+            # No ids, or more path parameters than `id` (an item of a customer): generated.
             return strategy
         return st.one_of(strategy, st.sampled_from(known).map(lambda i: {"id": i}))
 

@@ -226,6 +226,9 @@ pub struct Document {
     /// A collective invoice's items and send date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collective: Option<crate::collective::CollectiveFacet>,
+    /// Held for the owner's review until its send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<crate::sending::ReviewFacet>,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -392,6 +395,7 @@ impl Document {
             rendered: false,
             dunning: DunningFacet::default(),
             collective: None,
+            review: None,
             version: 0,
             created_at: now,
             updated_at: now,
@@ -401,6 +405,15 @@ impl Document {
 
     pub fn id(&self) -> &Id {
         &self.content.id
+    }
+
+    /// The day a draft is issued and mailed by itself (a collective invoice's send date, a
+    /// held document's), if it has one.
+    pub fn send_on(&self) -> Option<NaiveDate> {
+        self.collective
+            .as_ref()
+            .and_then(|c| c.send_on)
+            .or(self.review.map(|r| r.send_on))
     }
 
     pub fn kind(&self) -> DocumentKind {
@@ -449,6 +462,7 @@ impl Document {
         doc.created_at = self.created_at;
         doc.related = self.related.clone();
         doc.collective = self.collective.clone();
+        doc.review = self.review;
         Ok((doc, events))
     }
 
@@ -875,6 +889,7 @@ impl Document {
             },
             related: Vec::new(),
             collective: None,
+            review: None,
             dunning: DunningFacet::default(),
             version: 1,
             created_at: at,

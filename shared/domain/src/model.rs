@@ -197,6 +197,11 @@ pub struct TenantSettings {
     /// How collected items are combined into collective invoices.
     #[serde(default)]
     pub collective: crate::collective::CollectiveSettings,
+    /// Review before sending: invoices from bookings wait as drafts without a number until
+    /// the next send time (the send window's opening, else 08:00), when they are issued and
+    /// mailed; the owner may change or approve them first.
+    #[serde(default)]
+    pub review: bool,
 }
 
 impl TenantSettings {

@@ -52,6 +52,37 @@ impl From<SendWindow> for WindowText {
     }
 }
 
+/// A document held for the owner's review: a draft without a number until the send time of
+/// `send_on` (then issued and mailed), unless the owner changes or approves it first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewFacet {
+    pub send_on: chrono::NaiveDate,
+}
+
+/// The local time held documents are sent at: the send window's opening, else 08:00.
+pub fn send_time(window: Option<SendWindow>) -> NaiveTime {
+    window.map_or(
+        NaiveTime::from_hms_opt(8, 0, 0).unwrap_or(NaiveTime::MIN),
+        |w| w.from,
+    )
+}
+
+/// The next send time at or after `now`: its local day and instant.
+pub fn next_send(
+    window: Option<SendWindow>,
+    zone: TimeZone,
+    now: DateTime<Utc>,
+) -> (chrono::NaiveDate, DateTime<Utc>) {
+    let time = send_time(window);
+    let today = zone.date_of(now);
+    let day = if zone.time_of(now) < time {
+        today
+    } else {
+        today.succ_opt().unwrap_or(today)
+    };
+    (day, zone.at(day, time))
+}
+
 impl SendWindow {
     /// `None` when mail may go out at `now`; else the next instant the window opens.
     pub fn next_open(&self, zone: TimeZone, now: DateTime<Utc>) -> Option<DateTime<Utc>> {

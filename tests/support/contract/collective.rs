@@ -403,3 +403,158 @@ impl TestClock {
         *self.0.lock().expect("clock")
     }
 }
+
+/// Feeds one booking event through the intake and applies it, as the webhook and its job do.
+async fn deliver(
+    stores: &Stores,
+    tenant: &Tenant,
+    event: faktura_domain::booking::BookingEvent,
+) -> faktura_domain::service::intake::BookingAccepted {
+    let einvoice = Arc::new(faktura_einvoice::EInvoiceXml);
+    let booking_id = event.booking_id().clone();
+    let record = faktura_domain::ports::TenantRecord {
+        tenant: tenant.clone(),
+        webhook_secrets: Vec::new(),
+    };
+    let accepted =
+        faktura_domain::service::intake::BookingIntake::new(stores.clone(), einvoice.clone())
+            .receive(
+                &record,
+                Some(faktura_domain::values::Id::generate("msg").as_str()),
+                event,
+            )
+            .await
+            .expect("received");
+    let job = faktura_domain::jobs::Job::new(
+        &tenant.id,
+        JobKind::ApplyBookingEvents,
+        &booking_id,
+        "test",
+        Utc::now(),
+    );
+    faktura_domain::service::bookings::BookingProcessor::new(stores.clone(), einvoice)
+        .apply(&tenant.id, &booking_id, &job)
+        .await
+        .expect("applied");
+    accepted
+}
+
+fn paid(booking: &str, amount: &str) -> faktura_domain::booking::BookingEvent {
+    faktura_domain::booking::BookingEvent::Paid {
+        booking_id: super::id(booking),
+        payment: faktura_domain::booking::PaymentFact {
+            paid_at: at(2026, 12, 1, 21, 0, 0),
+            amount: super::parsed(amount),
+            currency: faktura_domain::money::Currency::EUR,
+            method: Some("card".into()),
+            reference: Some(format!("pay-{booking}")),
+        },
+    }
+}
+
+fn created(booking: &str) -> faktura_domain::booking::BookingEvent {
+    faktura_domain::booking::BookingEvent::Created {
+        booking: booking_with(booking, &format!("cus_{booking}"), "1"),
+        billing: None,
+        schedule: None,
+    }
+}
+
+pub async fn held_documents_wait_then_are_issued_paid_or_discarded(a: &Adapters) {
+    let mut tenant = sample_tenant(&fresh_tenant_id());
+    tenant.settings.review = true;
+    tenant.settings.send_window = Some(
+        serde_json::from_value(serde_json::json!({ "from": "08:00", "to": "18:00" }))
+            .expect("window"),
+    );
+    // 20:00 in Berlin: held until 08:00 tomorrow.
+    let clock = Arc::new(TestClock(std::sync::Mutex::new(at(2026, 12, 1, 19, 0, 0))));
+    let stores = a.stores_at(std::slice::from_ref(&tenant), clock.clone());
+    let held = |n: &str| format!("bk_held_{n}");
+    let mut ids = Vec::new();
+    for n in ["a", "b", "c"] {
+        let accepted = deliver(&stores, &tenant, created(&held(n))).await;
+        let id = accepted.document_id.expect("a document");
+        let doc = read(a, &tenant, &id).await;
+        assert_eq!(doc.lifecycle, Lifecycle::Draft, "held");
+        assert!(!doc.content.number.is_assigned());
+        assert_eq!(doc.review.map(|r| r.send_on), Some(date(2026, 12, 2)));
+        ids.push(id);
+    }
+    // B is paid while held: issued now and paid, in one change (one write of the document).
+    deliver(&stores, &tenant, paid(&held("b"), "119.00")).await;
+    let b = read(a, &tenant, &ids[1]).await;
+    assert_eq!(b.lifecycle, Lifecycle::Issued);
+    assert!(b.content.number.is_assigned());
+    assert_eq!(
+        b.payment_state(),
+        faktura_domain::document::PaymentState::Paid
+    );
+    // C is cancelled while held: discarded, never numbered.
+    deliver(
+        &stores,
+        &tenant,
+        faktura_domain::booking::BookingEvent::Cancelled {
+            booking_id: super::id(&held("c")),
+            cancellation: faktura_domain::booking::Cancellation {
+                cancelled_at: at(2026, 12, 1, 19, 30, 0),
+                reason: None,
+                items: None,
+            },
+        },
+    )
+    .await;
+    let c = read(a, &tenant, &ids[2]).await;
+    assert_eq!(c.lifecycle, Lifecycle::Voided);
+    assert!(!c.content.number.is_assigned());
+    // At 08:00 A's send job issues it: the next number after B's, no gap for C.
+    let collector = Collector::new(stores.clone(), Arc::new(faktura_einvoice::EInvoiceXml));
+    let (_, job) =
+        faktura_domain::service::collective::review_job(&tenant, &ids[0], clock.now_utc());
+    let job = a
+        .jobs
+        .job(&tenant.id, &job.id)
+        .await
+        .expect("read")
+        .expect("recorded with the draft");
+    assert_eq!(job.due_at, at(2026, 12, 2, 7, 0, 0));
+    assert!(matches!(
+        collector.send(&job).await.expect("early"),
+        Collected::NotYet(_)
+    ));
+    clock.set(at(2026, 12, 2, 7, 0, 0));
+    assert!(matches!(
+        collector.send(&job).await.expect("send"),
+        Collected::Documents(_)
+    ));
+    let a_doc = read(a, &tenant, &ids[0]).await;
+    assert_eq!(a_doc.lifecycle, Lifecycle::Issued);
+    assert_eq!(a_doc.content.issue_date, date(2026, 12, 2));
+    let seq = |d: &Document| {
+        d.content
+            .number
+            .as_str()
+            .rsplit('-')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(seq(&b), "00001");
+    assert_eq!(seq(&a_doc), "00002");
+    // C's send job does nothing.
+    let (_, c_job) = faktura_domain::service::collective::review_job(
+        &tenant,
+        &ids[2],
+        at(2026, 12, 1, 19, 0, 0),
+    );
+    let c_job = a
+        .jobs
+        .job(&tenant.id, &c_job.id)
+        .await
+        .expect("read")
+        .expect("job");
+    assert_eq!(
+        collector.send(&c_job).await.expect("send"),
+        Collected::Nothing("issued_already")
+    );
+}

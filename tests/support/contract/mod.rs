@@ -144,6 +144,7 @@ macro_rules! contract_suite {
             dunning::an_undeliverable_reminder_pauses_its_invoice,
             collective::items_are_claimed_once_under_concurrency,
             collective::a_period_is_collected_once_and_sent_on_its_date,
+            collective::held_documents_wait_then_are_issued_paid_or_discarded,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {
@@ -244,6 +245,7 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
             dunning: Default::default(),
             send_window: None,
             collective: Default::default(),
+            review: false,
         },
     }
 }

@@ -265,6 +265,18 @@ impl BookingProcessor {
                 let today = tenant.today(now);
                 let mut invoice = plan_document(tenant, content, kind, &id, today, now)?.invoice;
                 self.check_einvoice(&invoice)?;
+                if tenant.settings.review && kind == DocumentKind::Invoice {
+                    // Held for review: a draft without a number until the next send time.
+                    let (day, job) = super::collective::review_job(tenant, &id, now);
+                    let (mut doc, events) = Document::new(invoice, false, now);
+                    doc.version = 1;
+                    doc.review = Some(crate::sending::ReviewFacet { send_on: day });
+                    super::audit(&mut change, &doc, 1, events, cause, now);
+                    change.documents.push(crate::ports::DocumentWrite::new(doc));
+                    change.jobs.push(job);
+                    register(&mut updated, billing, &id);
+                    return Ok((change, updated));
+                }
                 let mut numbering = Numbering::new(&self.stores, tenant);
                 let claim = numbering.number(&mut invoice).await?;
                 let credit = if kind == DocumentKind::Invoice && tenant.settings.apply_credit {
@@ -469,7 +481,9 @@ impl BookingProcessor {
             .invoice
             .clone()
             .ok_or_else(|| refused("no_invoice", "the booking has no invoice to pay"))?;
-        let invoice = self.document(&tenant.id, &invoice_id).await?;
+        let invoice = self
+            .held_issued(tenant, &invoice_id, change, cause, now)
+            .await?;
         if payment.currency != invoice.content.currency {
             return Err(currency_mismatch(&invoice.content));
         }
@@ -480,6 +494,32 @@ impl BookingProcessor {
         e.payment = Some(details);
         change.ledger.push(e);
         Ok(())
+    }
+
+    /// The booking's invoice; held for review, a payment ends the review: it is issued now,
+    /// in the same change (the payment's transition is then the same write).
+    async fn held_issued(
+        &self,
+        tenant: &Tenant,
+        id: &Id,
+        change: &mut Change,
+        cause: &Cause,
+        now: DateTime<Utc>,
+    ) -> Result<Document, AppError> {
+        let invoice = self.document(&tenant.id, id).await?;
+        if invoice.lifecycle != Lifecycle::Draft || invoice.review.is_none() {
+            return Ok(invoice);
+        }
+        super::issuing::issue_draft_into(
+            change,
+            &self.stores,
+            tenant,
+            &invoice,
+            |i| self.check_einvoice(i),
+            cause,
+            now,
+        )
+        .await
     }
 
     /// A payment on a collected booking goes to the issued collective invoice that bills its
@@ -775,6 +815,17 @@ impl BookingProcessor {
             .clone()
             .ok_or_else(|| refused("no_invoice", "the booking has no invoice to cancel"))?;
         let invoice = self.document(&tenant.id, &invoice_id).await?;
+        if invoice.lifecycle == Lifecycle::Draft && invoice.review.is_some() {
+            if cancellation.items.is_none() {
+                // Never issued, never numbered: discarded, no credit note, no gap.
+                update_into(change, &invoice, invoice.discard(now)?, cause, now);
+                return Ok(());
+            }
+            return Err(refused(
+                "held_for_review",
+                "the booking's invoice waits for review; cancel it whole, or send booking.updated with the items left",
+            ));
+        }
         let quantities = match &cancellation.items {
             None => remaining(&invoice),
             Some(items) => {
@@ -896,6 +947,16 @@ impl BookingProcessor {
             .clone()
             .ok_or_else(|| refused("no_invoice", "the booking has no invoice to update"))?;
         let old = self.document(&tenant.id, &old_id).await?;
+        if old.lifecycle == Lifecycle::Draft && old.review.is_some() {
+            // Still held: the draft takes the new items (no number was used).
+            let mut content =
+                plan_document(tenant, booking, DocumentKind::Invoice, &old_id, today, now)?.invoice;
+            self.check_einvoice(&content)?;
+            content.booking_id = old.content.booking_id.clone();
+            update_into(change, &old, old.change_draft(content, now)?, cause, now);
+            updated.content = Some(booking.clone());
+            return Ok(());
+        }
         if old.lifecycle == Lifecycle::Cancelled {
             return Err(refused(
                 "document_cancelled",

@@ -122,6 +122,25 @@ pub fn send_job(tenant: &Tenant, doc: &Id, day: NaiveDate, now: DateTime<Utc>) -
     .due(start_of_day(tenant, day).max(now))
 }
 
+/// The job that issues and mails a held document at the next send time.
+pub fn review_job(tenant: &Tenant, doc: &Id, now: DateTime<Utc>) -> (NaiveDate, Job) {
+    let (day, at) =
+        crate::sending::next_send(tenant.settings.send_window, tenant.settings.time_zone, now);
+    let job = Job::new(
+        &tenant.id,
+        JobKind::SendDraft,
+        doc,
+        &format!("send:{day}"),
+        now,
+    )
+    .with_input(JobInput {
+        day: Some(day),
+        ..JobInput::default()
+    })
+    .due(at.max(now));
+    (day, job)
+}
+
 /// The owner's digest of drafts due on `day` (`round` > 0: a later one the same day, for
 /// drafts that became due after the first digest went out).
 pub fn digest_job(tenant: &Tenant, day: NaiveDate, round: u32, now: DateTime<Utc>) -> Job {
@@ -596,12 +615,22 @@ impl Collector {
                 if doc.lifecycle != Lifecycle::Draft {
                     return Ok(Attempt::Done(Collected::Nothing("issued_already")));
                 }
-                let day = doc.collective.as_ref().and_then(|c| c.send_on);
+                let day = doc.send_on();
                 if day.is_none() || day != job.input.day {
                     return Ok(Attempt::Done(Collected::Nothing("send_date_moved")));
                 }
                 let now = s.clock.now();
-                let at = start_of_day(&tenant, day.unwrap_or_default());
+                let at = match doc.review {
+                    Some(r) => {
+                        crate::sending::next_send(
+                            tenant.settings.send_window,
+                            tenant.settings.time_zone,
+                            tenant.settings.time_zone.start_of(r.send_on),
+                        )
+                        .1
+                    }
+                    None => start_of_day(&tenant, day.unwrap_or_default()),
+                };
                 if now < at {
                     return Ok(Attempt::Done(Collected::NotYet(at)));
                 }

@@ -440,7 +440,12 @@ impl Commands {
                         "a collective invoice is changed through PATCH /v1/collective-invoices/{id} (its items) and PATCH /v1/customers/{id}/items/{item} (their prices)",
                     ));
                 }
-                let invoice = self.planned(tenant, doc.kind(), content, id, now)?;
+                let mut invoice = self.planned(tenant, doc.kind(), content, id, now)?;
+                if doc.review.is_some() {
+                    // A held booking invoice stays the booking's.
+                    invoice.booking_id = doc.content.booking_id.clone();
+                    invoice.source = doc.content.source;
+                }
                 change
                     .customers
                     .push(customer_from_booking(content, tenant, now));

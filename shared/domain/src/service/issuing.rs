@@ -156,6 +156,20 @@ pub(crate) fn update_into(
     cause: &Cause,
     now: DateTime<Utc>,
 ) -> Document {
+    // A second transition of a document in one change (a held draft issued, then paid) is
+    // one write at the version first read: a transaction writes an item once.
+    if let Some(w) = change
+        .documents
+        .iter_mut()
+        .find(|w| w.document.id() == after.id())
+    {
+        let version = w.next_version();
+        w.document = after;
+        let mut stored = w.document.clone();
+        stored.version = version;
+        super::audit(change, &stored, version, events, cause, now);
+        return stored;
+    }
     let write = DocumentWrite {
         document: after,
         expected: Some(before.version),

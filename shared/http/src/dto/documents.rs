@@ -232,10 +232,19 @@ pub struct DocumentDto {
     pub dunning: DunningDto,
     /// A collective invoice's items and send date (null for other documents).
     pub collective: Option<super::collective::CollectiveDto>,
+    /// Held for the owner's review (a draft from a booking): the day it is issued and mailed
+    /// at the send time unless changed or approved first.
+    pub review: Option<ReviewDto>,
     pub pdf: String,
     pub xml: Option<String>,
     pub contract: Option<String>,
     pub events: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReviewDto {
+    #[schema(format = Date)]
+    pub send_on: String,
 }
 
 fn lower<T: Serialize>(value: &T) -> String {
@@ -386,6 +395,12 @@ impl DocumentDto {
                     today,
                 )
             }),
+            review: doc
+                .review
+                .filter(|_| doc.lifecycle == faktura_domain::document::Lifecycle::Draft)
+                .map(|r| ReviewDto {
+                    send_on: r.send_on.to_string(),
+                }),
             pdf: format!("/v1/invoices/{id}/pdf"),
             xml: (issued && inv.kind.is_tax_document()).then(|| format!("/v1/invoices/{id}/xml")),
             contract: doc

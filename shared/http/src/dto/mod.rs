@@ -177,7 +177,7 @@ pub mod values {
         /// What is owed on the document.
         payment_state: ["open", "partially_paid", "paid", "overpaid", "nothing_due"];
         /// Where the document came from.
-        source: ["booking", "api", "schedule", "dunning"];
+        source: ["booking", "api", "schedule", "dunning", "collective"];
         /// Which document goes to the customer.
         einvoice: ["pdf", "zugferd", "xrechnung"];
         /// Why VAT is (not) charged.
@@ -193,7 +193,7 @@ pub mod values {
         /// What a ledger entry records.
         ledger_kind: ["charge", "payment", "refund", "credit", "credit_applied", "credit_used"];
         /// What the job does.
-        job_kind: ["apply_booking_events", "render_document", "deliver_document", "bill_schedule", "dun_invoice", "notify_owner"];
+        job_kind: ["apply_booking_events", "render_document", "deliver_document", "bill_schedule", "dun_invoice", "notify_owner", "collect_items", "send_draft", "digest_drafts"];
         /// Where an invoice stands in its dunning.
         dunning_state: ["none", "active", "paused", "exhausted"];
         /// Pause or resume an invoice's dunning.
