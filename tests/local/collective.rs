@@ -328,3 +328,87 @@ async fn drafts_without_a_send_date_wait_for_the_owner() {
         "the item taken off"
     );
 }
+
+fn held_booking(id: &str, customer: &str) -> String {
+    json!({ "type": "booking.created", "data": {
+        "id": id, "booked_at": "2026-12-01T18:30:00Z", "currency": "EUR", "prices": "gross",
+        "customer": { "id": customer, "name": "Erika Mustermann",
+                      "email": format!("{customer}@example.org"), "language": "de",
+                      "address": { "line1": "Hauptstr. 5", "postal_code": "10115",
+                                   "city": "Berlin", "country": "DE" } },
+        "items": [{ "description": "Yoga-Kurs Winter", "quantity": "1",
+                    "unit_price": "119.00", "vat_rate": "19" }] } })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn held_invoices_wait_for_review_until_the_send_time() {
+    let mut tenants = faktura_tests::local::load_tenants();
+    let settings = &mut tenants[0].record.tenant.settings;
+    settings.review = true;
+    settings.send_window =
+        Some(serde_json::from_value(json!({ "from": "08:00", "to": "18:00" })).expect("a window"));
+    let t = TestApp::start_simulated_with("2026-12-01T20:00:00+01:00", tenants).await;
+    let mut ids = Vec::new();
+    for n in ["a", "b"] {
+        let a = t
+            .post_signed(
+                DEMO,
+                DEMO_SECRET,
+                &held_booking(&format!("bk_rev_{n}"), &format!("cus_rev_{n}")),
+            )
+            .await;
+        assert_eq!(a.status, 202, "{}", a.json);
+        ids.push(a.json["invoice_id"].as_str().expect("an id").to_string());
+    }
+    t.move_clock(json!({ "advance": "PT1M" })).await;
+    // Held: drafts without a number, showing exactly what will be sent and when.
+    let held = t.get_ok(&format!("/v1/invoices/{}", ids[0])).await;
+    assert_eq!(held["lifecycle"], "draft", "{held}");
+    assert!(held["number"].is_null(), "{}", held["number"]);
+    assert_eq!(held["review"]["send_on"], "2026-12-02");
+    assert_eq!(held["booking_id"], "bk_rev_a");
+    assert_eq!(
+        decimal(&held["totals"]["amount_due"]),
+        Decimal::new(11900, 2)
+    );
+    // The owner changes A (two places) and approves B.
+    let (status, changed) = t
+        .call(
+            Method::PATCH,
+            &format!("/v1/invoices/{}", ids[0]),
+            Some(json!({ "currency": "EUR", "prices": "gross",
+                "customer": { "id": "cus_rev_a", "name": "Erika Mustermann", "email": "cus_rev_a@example.org",
+                              "address": { "line1": "Hauptstr. 5", "postal_code": "10115", "city": "Berlin", "country": "DE" } },
+                "items": [{ "description": "Yoga-Kurs Winter", "quantity": "2", "unit_price": "119.00", "vat_rate": "19" }] })),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["booking_id"], "bk_rev_a", "still the booking's");
+    assert_eq!(changed["review"]["send_on"], "2026-12-02");
+    let (status, approved) = t
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{}/issue", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["number"], "RE-2026-00001");
+    assert!(approved["review"].is_null());
+    t.move_clock(json!({ "advance": "PT1M" })).await;
+    // Outside the window nothing is mailed, not even the approved one.
+    assert!(t.mails_to("cus_rev_b@example.org").is_empty());
+    assert!(t.mails_to("cus_rev_a@example.org").is_empty());
+
+    // At 08:00: A is issued as changed (the next number) and both are mailed.
+    t.move_clock(json!({ "to": "2026-12-02T08:00:00+01:00" }))
+        .await;
+    let a = t.get_ok(&format!("/v1/invoices/{}", ids[0])).await;
+    assert_eq!(a["lifecycle"], "issued", "{a}");
+    assert_eq!(a["number"], "RE-2026-00002");
+    assert_eq!(a["issue_date"], "2026-12-02");
+    assert_eq!(decimal(&a["totals"]["amount_due"]), Decimal::new(23800, 2));
+    assert_eq!(t.mails_to("cus_rev_a@example.org").len(), 1);
+    assert_eq!(t.mails_to("cus_rev_b@example.org").len(), 1);
+}
