@@ -405,11 +405,12 @@ async fn instalments(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoInsta
         .documents
         .iter()
         .filter(|doc| {
-            matches!(
-                doc.kind(),
-                faktura_domain::model::DocumentKind::Invoice
-                    | faktura_domain::model::DocumentKind::Reminder
-            )
+            doc.collective.is_none()
+                && matches!(
+                    doc.kind(),
+                    faktura_domain::model::DocumentKind::Invoice
+                        | faktura_domain::model::DocumentKind::Reminder
+                )
         })
         .map(|doc| {
             let inv = &doc.content;
@@ -443,6 +444,83 @@ async fn instalments(data_dir: &Path, events_dir: &Path) -> Result<Vec<DemoInsta
         .collect::<Vec<_>>();
     // Invoices whose every level went out: the owner's mail says so.
     let mut out = out;
+    // The collected lessons became a collective draft on 1 March, waiting for the owner (the
+    // digest told them); the demo approves it now, so it is issued and mailed.
+    let pending = faktura_domain::ports::DocumentFilter {
+        pending_on: Some(tenants::demo()[0].record.tenant.today(clock.now())),
+        ..Default::default()
+    };
+    let drafts = app
+        .stores
+        .repository
+        .documents(&tenant, &pending, None, 50)
+        .await
+        .map_err(|e| e.to_string())?
+        .documents;
+    for draft in &drafts {
+        let due = draft
+            .collective
+            .as_ref()
+            .map(|c| c.due_on)
+            .unwrap_or_default();
+        let digest = std::fs::read_dir(app.outbox_dir.clone())
+            .ok()
+            .and_then(|d| {
+                d.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                    p.file_name().is_some_and(|n| {
+                        n.to_string_lossy()
+                            .starts_with(&format!("digest-{tenant}-{due}"))
+                    })
+                })
+            })
+            .unwrap_or_default();
+        out.push(DemoInstalment {
+            kind: "digest",
+            number: String::new(),
+            issue_date: due.to_string(),
+            label: "Sammelrechnung wartet auf Freigabe: Mail an den Inhaber".into(),
+            total: i18n::money(
+                draft.content.language,
+                draft.content.totals.amount_due,
+                draft.content.currency,
+            ),
+            pdf: PathBuf::new(),
+            mail: digest,
+        });
+        let r = client
+            .post(format!("{base}/v1/invoices/{}/issue", draft.id()))
+            .bearer_auth(tenants::DEMO_API_KEY)
+            .send()
+            .await
+            .map_err(|e| format!("approving {}: {e}", draft.id()))?;
+        println!(
+            "  approved collective draft {} -> {}",
+            draft.id(),
+            r.status().as_u16()
+        );
+    }
+    settle(&app, std::slice::from_ref(&tenant)).await?;
+    for draft in &drafts {
+        let Some(doc) = app
+            .stores
+            .repository
+            .document(&tenant, draft.id())
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        let inv = &doc.content;
+        out.push(DemoInstalment {
+            kind: "collective",
+            number: inv.number.to_string(),
+            issue_date: inv.issue_date.to_string(),
+            label: format!("Sammelrechnung, {} Positionen", inv.lines.len()),
+            total: i18n::money(inv.language, inv.totals.amount_due, inv.currency),
+            pdf: app.document_path(&pdf_key(inv)),
+            mail: app.outbox_path(inv.id.as_str()),
+        });
+    }
     for doc in page.documents.iter().filter(|d| d.dunning.exhausted) {
         out.push(DemoInstalment {
             kind: "owner",
@@ -533,10 +611,10 @@ pub fn print_table(report: &DemoReport) {
         );
         for i in &report.instalments {
             match i.kind {
-                "owner" => {
+                "owner" | "digest" => {
                     println!(
-                        "  owner      {:<16} {:<10} {:<60} {:>12}",
-                        i.number, "", i.label, i.total
+                        "  {:<10} {:<16} {:<10} {:<60} {:>12}",
+                        i.kind, i.number, i.issue_date, i.label, i.total
                     );
                     println!("    mail: {}", i.mail.display());
                 }

@@ -166,6 +166,22 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
         .filter(|l| l.trim_start().starts_with("owner "))
         .count();
     assert_eq!(owners, 2, "{stdout}");
+    // The lessons booked with "billing": "collect" waited for the month's end, became one
+    // collective draft on 1 March (the owner's digest said so), and were approved: the next
+    // number after the instalments.
+    let digest = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("digest "))
+        .count();
+    assert_eq!(digest, 1, "{stdout}");
+    let collective: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("collective "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(collective.len(), 1, "{stdout}");
+    assert_eq!(collective[0][1], "RE-2027-00004", "{stdout}");
+    assert_eq!(collective[0][collective[0].len() - 2], "130,00", "{stdout}");
     for line in stdout
         .lines()
         .filter(|l| l.trim_start().starts_with("pdf:") || l.trim_start().starts_with("mail:"))

@@ -383,7 +383,7 @@ pub(crate) async fn open_items(
                 .into_iter()
                 .filter(|i| until.is_none_or(|u| i.day <= u))
                 .collect();
-            open.sort_by(|a, b| (a.day, a.created_at).cmp(&(b.day, b.created_at)));
+            open.sort_by_key(|i| (i.day, i.created_at));
             let Some(first) = open.first() else {
                 return Ok(Vec::new());
             };
