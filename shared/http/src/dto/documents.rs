@@ -257,7 +257,8 @@ fn lower<T: Serialize>(value: &T) -> String {
 impl DocumentDto {
     pub fn new(doc: &Document, today: chrono::NaiveDate) -> DocumentDto {
         let inv: &Invoice = &doc.content;
-        let issued = doc.lifecycle.is_issued();
+        // A discarded draft (voided, never numbered) was never issued.
+        let issued = doc.lifecycle.is_issued() && inv.number.is_assigned();
         let t = &inv.totals;
         let s = &doc.settlement;
         let (sent_at, to, sends, error) = match &doc.delivery {
