@@ -15,7 +15,10 @@
 //! number, audit entry and render job, the invoice's dunning facet at its version, and the
 //! next level's job.
 //!
-//! Under `cargo test --benches` it bills and reminds 20 as a smoke test.
+//! Then collection at a month's end, on a database of its own: N customers with 3 collected
+//! items each become N collective drafts (`collect_items`, two workers).
+//!
+//! Under `cargo test --benches` it bills, reminds and collects 20 as a smoke test.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -237,6 +240,147 @@ async fn run(n: usize) {
     );
 }
 
+/// Collection at a month's end: N customers with 3 collected items each from last month; the
+/// scheduler hands out the N `collect_items` jobs and two workers run them — each reads the
+/// tenant, the customer's open items and the customer, and commits one change: the draft
+/// (planned from the items), the 3 items' claims at their versions, the audit entry and the
+/// day's digest job (shared, read before).
+async fn collect(n: usize) {
+    use faktura_domain::collective::{ItemSource, period_of};
+    use faktura_domain::service::collective::{Collector, collect_job, new_item};
+    let dir = tempfile::tempdir().expect("dir");
+    let tenant = contract::sample_tenant(&contract::id("bench"));
+    let db = Arc::new(SqliteStore::open(&dir.path().join("faktura.sqlite3")).expect("db"));
+    let stores = Stores {
+        tenants: Arc::new(StaticTenants::new(vec![(
+            TenantRecord {
+                tenant: tenant.clone(),
+                webhook_secrets: Vec::new(),
+            },
+            Vec::new(),
+        )])),
+        repository: db.clone(),
+        jobs: db,
+        files: Arc::new(FsFileStore::new(dir.path().join("documents"))),
+        events: Arc::new(DroppedEvents),
+        clock: Arc::new(SystemClock),
+    };
+    let now = Utc::now();
+    let today = tenant.today(now);
+    let last_month = today
+        .checked_sub_months(chrono::Months::new(1))
+        .expect("a month ago");
+    let period = period_of(faktura_domain::schedule::Interval::Month, last_month);
+    let started = Instant::now();
+    let mut change = Change::for_tenant(&tenant.id);
+    for i in 0..n {
+        let booking = contract::booking_with(&format!("bk_{i}"), &format!("cus_{i}"), "1");
+        let key = booking.customer.key();
+        change
+            .customers
+            .push(faktura_domain::invoicing::customer_from_booking(
+                &booking, &tenant, now,
+            ));
+        for k in 0..3 {
+            let mut item = booking.items[0].clone();
+            item.service = Some(faktura_domain::model::ServicePeriod::day(period.start));
+            change
+                .items
+                .push(faktura_domain::ports::ItemWrite::new(new_item(
+                    &tenant,
+                    faktura_domain::service::collective::item_id(&tenant.id, &format!("{i}:{k}")),
+                    &key,
+                    &booking,
+                    &item,
+                    ItemSource::Api,
+                    None,
+                    now,
+                )));
+        }
+        change.jobs.push(collect_job(&tenant, &key, period, now));
+        if change.jobs.len() == 20 || i + 1 == n {
+            let full = std::mem::replace(&mut change, Change::for_tenant(&tenant.id));
+            stores.repository.commit(full).await.expect("commit");
+        }
+    }
+    let recorded = started.elapsed();
+    let started = Instant::now();
+    Scheduler::new(stores.clone())
+        .dispatch_due(n)
+        .await
+        .expect("dispatch");
+    let dispatched = started.elapsed();
+    let mut due = Vec::new();
+    for shard in 0..faktura_domain::jobs::SHARDS {
+        due.extend(
+            stores
+                .jobs
+                .due_jobs(shard, now + chrono::TimeDelta::minutes(3), 2 * n)
+                .await
+                .expect("due"),
+        );
+    }
+    due.retain(|d| d.kind == faktura_domain::jobs::JobKind::CollectItems);
+    assert_eq!(due.len(), n);
+    let runner = JobRunner::new(
+        stores.clone(),
+        Handlers {
+            collector: Some(Collector::new(
+                stores.clone(),
+                Arc::new(faktura_einvoice::EInvoiceXml),
+            )),
+            ..Handlers::default()
+        },
+    );
+    let started = Instant::now();
+    let halves: Vec<Vec<_>> = due.chunks(n.div_ceil(2)).map(<[_]>::to_vec).collect();
+    let mut workers = tokio::task::JoinSet::new();
+    for half in halves {
+        let runner = runner.clone();
+        workers.spawn(async move {
+            for d in half {
+                assert_eq!(
+                    runner.run(&d.tenant_id, &d.id).await.expect("run"),
+                    RunOutcome::Done
+                );
+            }
+        });
+    }
+    while let Some(w) = workers.join_next().await {
+        w.expect("worker");
+    }
+    let elapsed = started.elapsed();
+    let drafts = stores
+        .repository
+        .documents(
+            &tenant.id,
+            &faktura_domain::ports::DocumentFilter {
+                collective: true,
+                ..Default::default()
+            },
+            None,
+            n + 1,
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        drafts.documents.len(),
+        n,
+        "one collective draft per customer"
+    );
+    println!(
+        "{n:>7} customers with 3 collected items each: record {:6.1} µs per customer; scheduler \
+         run {:6.1} µs each; collect (2 workers) {:6.1} µs per draft ({:.2} s, {:.0}/s); peak RSS \
+         {:.0} MiB",
+        micros_each(recorded, n),
+        micros_each(dispatched, n),
+        micros_each(elapsed, n),
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        peak_rss_mib(),
+    );
+}
+
 /// A clock that stands at one instant (the dunning phase's "30 days later").
 struct FixedClock(chrono::DateTime<Utc>);
 
@@ -263,5 +407,6 @@ fn main() {
         .expect("runtime");
     for n in sizes {
         runtime.block_on(run(n));
+        runtime.block_on(collect(n));
     }
 }

@@ -83,7 +83,7 @@ mod tests {
         }
         assert_eq!(
             MAIL_ROUTE.event_pattern(),
-            serde_json::json!({"source": ["faktura"], "detail-type": ["job.deliver_document", "job.notify_owner"]})
+            serde_json::json!({"source": ["faktura"], "detail-type": ["job.deliver_document", "job.notify_owner", "job.digest_drafts"]})
         );
     }
 }
