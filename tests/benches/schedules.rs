@@ -305,23 +305,25 @@ async fn collect(n: usize) {
     }
     let recorded = started.elapsed();
     let started = Instant::now();
-    Scheduler::new(stores.clone())
+    let report = Scheduler::new(stores.clone())
         .dispatch_due(n)
         .await
         .expect("dispatch");
     let dispatched = started.elapsed();
+    assert_eq!(report.dispatched, n, "every collect job handed out");
     let mut due = Vec::new();
     for shard in 0..faktura_domain::jobs::SHARDS {
         due.extend(
             stores
                 .jobs
-                .due_jobs(shard, now + chrono::TimeDelta::minutes(3), 2 * n)
+                .due_jobs(shard, Utc::now() + chrono::TimeDelta::minutes(3), 2 * n)
                 .await
                 .expect("due"),
         );
     }
+    let all = due.len();
     due.retain(|d| d.kind == faktura_domain::jobs::JobKind::CollectItems);
-    assert_eq!(due.len(), n);
+    assert_eq!(due.len(), n, "due collect jobs ({all} due jobs in all)");
     let runner = JobRunner::new(
         stores.clone(),
         Handlers {

@@ -198,7 +198,10 @@ CREATE TABLE billable_items (
     item         TEXT    NOT NULL,   -- BillableItem as JSON
     PRIMARY KEY (tenant_id, customer_key, item_id)
 );
-CREATE INDEX billable_items_by_state ON billable_items (tenant_id, customer_key, state, seq);
+-- A customer's items in creation order (open ones filtered on the rows read).
+CREATE INDEX billable_items_by_customer ON billable_items (tenant_id, customer_key, seq);
+-- The next seq is MAX(seq) + 1 per tenant: without this index every insert scans the table.
+CREATE INDEX billable_items_by_seq ON billable_items (tenant_id, seq);
 ";
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
