@@ -147,7 +147,8 @@ pub async fn numbering_is_gapless_under_concurrency(a: &Adapters) {
         "gapless numbering: {n} invoices by {WORKERS} concurrent callers in {:.2?}",
         started.elapsed()
     );
-    let today = Utc::now().date_naive();
+    // The tenant's local date (Berlin is a day ahead of UTC after 23:00 UTC).
+    let today = w.tenant.today(Utc::now());
     let pattern = &w.tenant.settings.invoice_numbering.pattern;
     let wanted: BTreeSet<String> = (1..=n as u64)
         .map(|s| pattern.format(s, today).as_str().to_string())
@@ -298,7 +299,11 @@ pub async fn two_credit_notes_race_for_the_last_quantity(a: &Adapters) {
             .collect();
         assert_eq!(credits.len(), winners);
     }
-    let key = counter_key(&w.tenant, DocumentKind::CreditNote, Utc::now().date_naive());
+    let key = counter_key(
+        &w.tenant,
+        DocumentKind::CreditNote,
+        w.tenant.today(Utc::now()),
+    );
     assert_eq!(
         w.stores.repository.counter(&key).await.expect("counter"),
         issued_notes,
