@@ -486,6 +486,12 @@ impl Commands {
                 content,
                 reference,
             } => {
+                // Recorded now by this clock (the simulated one too): an item without a
+                // service date counts for today.
+                let content = &Booking {
+                    booked_at: now,
+                    ..content.clone()
+                };
                 if self
                     .stores
                     .repository
