@@ -492,30 +492,17 @@ impl Commands {
                     booked_at: now,
                     ..content.clone()
                 };
-                if self
-                    .stores
-                    .repository
-                    .customer(t, customer_key)
-                    .await?
-                    .is_none()
-                {
+                let Some(buyer) = self.stores.repository.customer(t, customer_key).await? else {
                     return Err(AppError::not_found(
                         "customer_not_found",
                         "no such customer; customers come with their first booking or document",
                     ));
-                }
+                };
                 // Planned once as an invoice: prices, VAT and the e-invoice rules are checked
                 // now, not when the collective invoice is made.
                 let probe = Id::generate("inv");
                 let mut check = content.clone();
-                check.customer = crate::schedule::booking_customer(
-                    &self
-                        .stores
-                        .repository
-                        .customer(t, customer_key)
-                        .await?
-                        .ok_or_else(|| internal("customer_missing", "the customer vanished"))?,
-                );
+                check.customer = crate::schedule::booking_customer(&buyer);
                 self.planned(tenant, DocumentKind::Invoice, &check, &probe, now)?;
                 let items: Vec<_> = content
                     .items

@@ -231,20 +231,9 @@ impl DocumentMailer {
             pending_on: Some(today),
             ..Default::default()
         };
-        let mut drafts = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = s
-                .repository
-                .documents(&job.tenant_id, &filter, cursor.as_deref(), 100)
-                .await
-                .map_err(|e| not_sent(e.into()))?;
-            drafts.extend(page.documents);
-            cursor = page.next_cursor;
-            if cursor.is_none() || drafts.len() >= 500 {
-                break;
-            }
-        }
+        let drafts = listed(s, &job.tenant_id, &filter, |_| true)
+            .await
+            .map_err(|e| not_sent(e.into()))?;
         if drafts.is_empty() {
             return Ok(());
         }
@@ -290,22 +279,11 @@ impl DocumentMailer {
             dunning: Some(crate::dunning::DunningState::Exhausted),
             ..Default::default()
         };
-        let mut unpaid = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = s
-                .repository
-                .documents(&job.tenant_id, &filter, cursor.as_deref(), 100)
-                .await
-                .map_err(|e| not_sent(e.into()))?;
-            unpaid.extend(page.documents.into_iter().filter(|d| {
-                d.settlement.open().value().is_sign_positive() && !d.settlement.open().is_zero()
-            }));
-            cursor = page.next_cursor;
-            if cursor.is_none() || unpaid.len() >= 500 {
-                break;
-            }
-        }
+        let unpaid = listed(s, &job.tenant_id, &filter, |d| {
+            d.settlement.open().value().is_sign_positive() && !d.settlement.open().is_zero()
+        })
+        .await
+        .map_err(|e| not_sent(e.into()))?;
         let mail =
             crate::mail::owner_mail(&tenant, &invoice, &unpaid, s.clock.now()).map_err(|e| {
                 not_sent(AppError::new(
@@ -400,5 +378,28 @@ impl DocumentMailer {
         }
         document_mail(inv, &attachments, now, &job.input.to, with_contract, send)
             .map_err(|e| AppError::new(ErrorKind::Internal, "mail_build_failed", e.to_string()))
+    }
+}
+
+/// The documents `filter` lists that `keep` keeps, page by page, at most 500 (what one owner
+/// mail lists).
+async fn listed(
+    s: &Stores,
+    tenant: &crate::values::Id,
+    filter: &crate::ports::DocumentFilter,
+    keep: impl Fn(&Document) -> bool,
+) -> Result<Vec<Document>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s
+            .repository
+            .documents(tenant, filter, cursor.as_deref(), 100)
+            .await?;
+        out.extend(page.documents.into_iter().filter(|d| keep(d)));
+        cursor = page.next_cursor;
+        if cursor.is_none() || out.len() >= 500 {
+            return Ok(out);
+        }
     }
 }
