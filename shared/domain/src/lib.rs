@@ -4,6 +4,7 @@
 //! the use cases that tie them together. No AWS SDK, no typst and no wire formats in here.
 
 pub mod audit;
+pub mod bank;
 pub mod booking;
 pub mod calc;
 pub mod collective;
@@ -16,9 +17,11 @@ pub mod invoicing;
 pub mod jobs;
 pub mod ledger;
 pub mod mail;
+pub mod mail_html;
 pub mod model;
 pub mod money;
 pub mod numbering;
+pub mod payment_codes;
 pub mod ports;
 pub mod schedule;
 pub mod sending;
