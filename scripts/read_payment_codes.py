@@ -24,12 +24,24 @@ EPC_FIELDS = [
 ]
 
 
+def rf_valid(reference):
+    """ISO 11649: RF + 2 check digits + up to 21 alphanumerics; mod 97 of the rotated
+    reference (letters as 10..35) is 1. Written here independently of the Rust code."""
+    if not (5 <= len(reference) <= 25 and reference[:2] == "RF" and reference[2:4].isdigit()
+            and reference[4:].isalnum() and reference.isascii()):
+        return False
+    rotated = (reference[4:] + reference[:4]).upper()
+    return int("".join(str(int(c, 36)) for c in rotated)) % 97 == 1
+
+
 def epc(text):
     lines = text.replace("\r\n", "\n").split("\n")
     if not lines or lines[0] != "BCD":
         return None
     fields = {name: (lines[i] if i < len(lines) else "") for i, name in enumerate(EPC_FIELDS)}
     fields["extra_lines"] = max(0, len(lines) - len(EPC_FIELDS))
+    fields["bytes"] = len(text.encode("utf-8"))
+    fields["rf_valid"] = rf_valid(fields["reference"]) if fields["reference"] else None
     try:
         IBAN(fields["iban"])
         fields["iban_valid"] = True

@@ -10,6 +10,7 @@ mod einvoice;
 mod hardening;
 mod migration;
 mod openapi;
+mod payment_codes;
 mod pipeline;
 mod schedules;
 mod template;

@@ -302,6 +302,11 @@ impl TestApp {
                                 .filter_map(|a| a.attachment_name().map(str::to_string))
                                 .collect(),
                             text: msg.body_text(0).unwrap_or_default().to_string(),
+                            html: msg
+                                .html_part(0)
+                                .and_then(|p| p.text_contents())
+                                .unwrap_or_default()
+                                .to_string(),
                         },
                     )
                 })
@@ -327,6 +332,8 @@ pub struct ReadMail {
     pub subject: String,
     pub attachments: Vec<String>,
     pub text: String,
+    /// The HTML part as sent (empty when there is none).
+    pub html: String,
 }
 
 /// A decimal given as a JSON string (panics otherwise: tests only).

@@ -39,6 +39,21 @@ pub fn flat_text(pdf: &[u8]) -> String {
     text(pdf).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The QR codes on the pages of `pdf` as a banking app reads them: rasterised by pdftoppm,
+/// decoded by zxing-cpp, EPC fields split and the IBAN and BIC checked by schwifty
+/// (`scripts/read_payment_codes.py`, in the venv `scripts/install-test-tools` makes).
+pub fn payment_codes(pdf: &[u8]) -> serde_json::Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let script = root.join("scripts/read_payment_codes.py");
+    let out = run(
+        python.to_str().expect("utf-8 path"),
+        &[script.to_str().expect("utf-8 path"), "-"],
+        pdf,
+    );
+    serde_json::from_str(&out).expect("the script prints JSON")
+}
+
 pub fn page_count(pdf: &[u8]) -> usize {
     let info = run("pdfinfo", &["-"], pdf);
     info.lines()

@@ -211,7 +211,40 @@ pub fn labels(lang: Language) -> Vec<(&'static str, &'static str)> {
         ("continued", pick("Fortsetzung", "continued")),
         ("notes", pick("Hinweise", "Notes")),
         ("contact", pick("Kontakt", "Contact")),
+        ("pay_online", pick("Online bezahlen", "Pay online")),
+        (
+            "qr_caption",
+            pick("Mit der Banking-App scannen", "Scan with your banking app"),
+        ),
     ]
+}
+
+/// The captions of a mail's payment details.
+pub struct PaymentMailLabels {
+    pub heading: &'static str,
+    pub payee: &'static str,
+    pub amount: &'static str,
+    pub reference: &'static str,
+    pub pay_online: &'static str,
+}
+
+pub fn payment_mail_labels(lang: Language) -> PaymentMailLabels {
+    match lang {
+        Language::De => PaymentMailLabels {
+            heading: "Zahlung per Überweisung",
+            payee: "Empfänger",
+            amount: "Betrag",
+            reference: "Verwendungszweck",
+            pay_online: "Jetzt online bezahlen",
+        },
+        Language::En => PaymentMailLabels {
+            heading: "Payment by bank transfer",
+            payee: "Payee",
+            amount: "Amount",
+            reference: "Payment reference",
+            pay_online: "Pay online now",
+        },
+    }
 }
 
 /// Column captions for documents whose prices were quoted including VAT.

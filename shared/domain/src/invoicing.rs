@@ -347,6 +347,7 @@ pub fn plan_document(
         payment_terms: i18n::payment_terms(lang, terms_days, due_date),
         issued_at,
         reminder: None,
+        payment_link: None,
     };
     Ok(InvoicePlan { invoice })
 }
@@ -553,6 +554,7 @@ pub fn plan_credit_note(
         payment_terms: i18n::credit_terms(lang).to_string(),
         issued_at,
         reminder: None,
+        payment_link: None,
     })
 }
 

@@ -5,7 +5,9 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::date::Date;
 
 use crate::i18n;
+use crate::mail_html::{self, PaymentBlock};
 use crate::model::Invoice;
+use crate::payment_codes::{self, PaymentRequest};
 use crate::ports::OutgoingMail;
 
 /// A file attached to the invoice email.
@@ -125,6 +127,7 @@ fn to_owner(
         .rsplit_once('@')
         .map_or("faktura.invalid", |(_, d)| d);
     let key = key.to_string();
+    let subject_for_html = subject.clone();
     let raw = MessageBuilder::new()
         .from((tenant.seller.legal_name.as_str(), sender))
         .to(owner.as_str())
@@ -135,6 +138,12 @@ fn to_owner(
             "Auto-Submitted",
             mail_builder::headers::raw::Raw::new("auto-generated"),
         )
+        .html_body(mail_html::html(
+            tenant.settings.language,
+            &subject_for_html,
+            &body,
+            None,
+        ))
         .text_body(body)
         .write_to_vec()?;
     Ok(OutgoingMail {
@@ -200,6 +209,42 @@ pub fn drafts_digest_mail(
         body,
         now,
     )
+}
+
+/// How to pay `invoice`, for its mail: the account, amount and reference, and the payment
+/// link. None when the document asks for no payment or says nowhere to pay.
+fn payment_block(invoice: &Invoice) -> Option<PaymentBlock> {
+    let request = PaymentRequest::of(invoice)?;
+    let lang = invoice.language;
+    let labels = i18n::payment_mail_labels(lang);
+    let amount = i18n::money(lang, request.amount, request.currency);
+    let link = invoice
+        .payment_link
+        .clone()
+        .map(|url| (url, format!("{} ({amount})", labels.pay_online)));
+    let bank = invoice
+        .seller
+        .bank
+        .as_ref()
+        .filter(|b| payment_codes::electronic_iban(&b.iban).is_some());
+    if bank.is_none() && link.is_none() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    if let Some(bank) = bank {
+        rows.push((labels.payee.to_string(), bank.account_holder.clone()));
+        rows.push(("IBAN".to_string(), bank.iban.clone()));
+        if let Some(bic) = &bank.bic {
+            rows.push(("BIC".to_string(), bic.clone()));
+        }
+    }
+    rows.push((labels.amount.to_string(), amount));
+    rows.push((labels.reference.to_string(), request.remittance.printed()));
+    Some(PaymentBlock {
+        heading: labels.heading.to_string(),
+        rows,
+        link,
+    })
 }
 
 /// The email that delivers a document of any kind to its buyer, or to `to` when given (a
@@ -268,6 +313,8 @@ pub fn document_mail(
     } else {
         to.iter().map(|a| ("", a.as_str())).collect()
     };
+    let block = payment_block(invoice);
+    let subject = text.subject.clone();
     let mut message = MessageBuilder::new()
         .from((invoice.seller.legal_name.as_str(), seller_email))
         .to(to_header)
@@ -278,7 +325,8 @@ pub fn document_mail(
             "Auto-Submitted",
             mail_builder::headers::raw::Raw::new("auto-generated"),
         )
-        .text_body(text.body);
+        .html_body(mail_html::html(lang, &subject, &text.body, block.as_ref()))
+        .text_body(mail_html::text_with_block(&text.body, block.as_ref()));
     for a in attachments {
         message = message.attachment(a.content_type, a.file_name.as_str(), a.bytes.as_slice());
     }

@@ -202,6 +202,11 @@ pub struct TenantSettings {
     /// mailed; the owner may change or approve them first.
     #[serde(default)]
     pub review: bool,
+    /// A payment provider's page for paying a document online: a URL template with
+    /// `{number}`, `{amount}`, `{currency}`, `{tenant}`, `{reference}` (see
+    /// [`crate::payment_codes::PaymentLink`]). Shown in the mail and on the PDF.
+    #[serde(default)]
+    pub payment_link: Option<crate::payment_codes::PaymentLink>,
 }
 
 impl TenantSettings {
@@ -561,6 +566,9 @@ pub struct Invoice {
     /// What a reminder letter says beyond its lines: the open items, charges and total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<crate::dunning::ReminderFacts>,
+    /// The tenant's payment link filled in for this document, made when it is numbered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_link: Option<String>,
 }
 
 impl Invoice {

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::i18n;
-use crate::model::{DocumentKind, Invoice, PostalAddress, PriceBasis, VatCategory};
+use crate::model::{Invoice, PostalAddress, PriceBasis, VatCategory};
 use crate::money::Amount;
+use crate::payment_codes;
 use crate::values::Language;
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +122,12 @@ pub struct TotalsView {
 pub struct PaymentView {
     pub terms: String,
     pub reference: Option<String>,
+    /// The EPC QR code's text (GiroCode); the renderer draws the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr: Option<String>,
+    /// The payment link, printed in full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 fn period_text(lang: Language, start: chrono::NaiveDate, end: chrono::NaiveDate) -> String {
@@ -243,6 +250,7 @@ impl DocumentView {
             .collect();
 
         let t = &inv.totals;
+        let request = payment_codes::PaymentRequest::of(inv);
         DocumentView {
             lang: lang.as_str(),
             kind: inv.kind.as_str(),
@@ -325,16 +333,16 @@ impl DocumentView {
                 }
             }),
             // A credit note asks for no payment: its terms say how the amount is settled.
+            // A reminder's payment goes to its invoice: the invoice's reference is the one the
+            // bank transfer must carry.
             payment: Some(PaymentView {
                 terms: inv.payment_terms.clone(),
-                // A reminder's payment goes to its invoice: the invoice's number is the
-                // reference the bank transfer must carry.
-                reference: (inv.kind != DocumentKind::CreditNote && !t.amount_due.is_zero()).then(
-                    || match (&inv.reminder, &inv.preceding) {
-                        (Some(_), Some(of)) => of.number.as_str().to_string(),
-                        _ => inv.number.as_str().to_string(),
-                    },
-                ),
+                reference: request.as_ref().map(|r| r.remittance.printed()),
+                qr: request
+                    .as_ref()
+                    .zip(s.bank.as_ref())
+                    .and_then(|(r, bank)| payment_codes::epc_qr_payload(bank, r)),
+                link: request.as_ref().and(inv.payment_link.clone()),
             }),
         }
     }

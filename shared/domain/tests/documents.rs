@@ -1379,9 +1379,15 @@ fn an_english_reminder_reads_english() {
             .starts_with("despite our reminder, invoice RE-2026-00010")
     );
     assert_eq!(letter.salutation, "Hello Erika Mustermann,");
-    // The payment reference is the invoice's number, so the transfer finds the invoice.
+    // The payment reference is the invoice's (its RF creditor reference), so the transfer
+    // finds the invoice.
+    let invoice_reference = faktura_domain::payment_codes::CreditorReference::for_number(
+        &"RE-2026-00010".parse().unwrap(),
+    )
+    .unwrap()
+    .print_form();
     assert_eq!(
-        view.payment.and_then(|p| p.reference).as_deref(),
-        Some("RE-2026-00010")
+        view.payment.and_then(|p| p.reference),
+        Some(invoice_reference)
     );
 }

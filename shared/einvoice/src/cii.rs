@@ -162,7 +162,7 @@ fn settlement(x: &mut XmlOut, invoice: &Invoice, options: &Options) {
     let bank = common::credit_transfer(invoice).filter(|_| !credit_note);
     x.group("ram:ApplicableHeaderTradeSettlement", |x| {
         if bank.is_some() {
-            x.leaf("ram:PaymentReference", invoice.number.as_str()); // BT-83
+            x.leaf("ram:PaymentReference", &common::remittance(invoice)); // BT-83
         }
         x.leaf("ram:InvoiceCurrencyCode", currency); // BT-5
         if credit_note {

@@ -79,6 +79,14 @@ pub fn compact_iban(iban: &str) -> String {
         .collect()
 }
 
+/// BT-83, the remittance information a transfer must carry: the invoice's RF creditor
+/// reference (ISO 11649), or its number where the number is too long for one.
+pub fn remittance(invoice: &Invoice) -> String {
+    faktura_domain::payment_codes::Remittance::for_number(&invoice.number)
+        .electronic()
+        .to_string()
+}
+
 /// The seller's account for a SEPA credit transfer, when there is one with an IBAN.
 pub fn credit_transfer(invoice: &Invoice) -> Option<&BankAccount> {
     invoice

@@ -240,7 +240,7 @@ pub fn write(invoice: &Invoice, options: &Options) -> String {
             if names.root == "CreditNote" {
                 x.leaf("cbc:PaymentDueDate", &date_iso(invoice.due_date)); // BT-9
             }
-            x.leaf("cbc:PaymentID", invoice.number.as_str()); // BT-83
+            x.leaf("cbc:PaymentID", &common::remittance(invoice)); // BT-83
             x.group("cac:PayeeFinancialAccount", |x| {
                 x.leaf("cbc:ID", &common::compact_iban(&bank.iban)); // BT-84
                 x.leaf_opt("cbc:Name", common::non_empty(Some(&bank.account_holder))); // BT-85

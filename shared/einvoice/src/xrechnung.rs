@@ -305,33 +305,10 @@ fn skonto_problem(terms: &str) -> Option<String> {
     None
 }
 
-/// BR-DE-19: ISO 13616 IBAN: two letters, two check digits, up to 30 letters or digits, and
-/// mod 97 of the rearranged number is 1. Spaces are ignored.
+/// BR-DE-19: a valid ISO 13616 IBAN (check digits and the country's format, checked by the
+/// `iban_validate` crate). Spaces are ignored.
 pub fn is_valid_iban(iban: &str) -> bool {
-    let iban = common::compact_iban(iban);
-    let b = iban.as_bytes();
-    let shape = b.len() >= 4
-        && b.len() <= 34
-        && b[..2].iter().all(u8::is_ascii_uppercase)
-        && b[2..4].iter().all(u8::is_ascii_digit)
-        && b[4..].iter().all(u8::is_ascii_alphanumeric);
-    if !shape {
-        return false;
-    }
-    let mut rem: u32 = 0;
-    for &c in b[4..].iter().chain(&b[..4]) {
-        let value = if c.is_ascii_digit() {
-            u32::from(c - b'0')
-        } else {
-            u32::from(c.to_ascii_uppercase() - b'A') + 10
-        };
-        rem = if value >= 10 {
-            (rem * 100 + value) % 97
-        } else {
-            (rem * 10 + value) % 97
-        };
-    }
-    rem == 1
+    faktura_domain::payment_codes::electronic_iban(iban).is_some()
 }
 
 /// BR-DE-28: KoSIT's XR-EMAIL-REGEX — dot-separated atoms of

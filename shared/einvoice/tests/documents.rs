@@ -286,8 +286,10 @@ fn identifiers_and_profiles() {
     );
     assert_eq!(
         inspect::text(&xr, &format!("{settle}/ram:PaymentReference")),
-        Some(inv.number.as_str()),
-        "BT-83 = invoice number"
+        faktura_domain::payment_codes::CreditorReference::for_number(&inv.number)
+            .as_ref()
+            .map(|r| r.as_str()),
+        "BT-83 = the invoice's RF creditor reference"
     );
 
     // UBL claims XRechnung only for an invoice issued as XRechnung, EN 16931 otherwise.

@@ -61,6 +61,14 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<TenantConfig>, String> {
                 entry.id
             ));
         }
+        if let Some(bank) = &entry.seller.bank
+            && faktura_domain::payment_codes::electronic_iban(&bank.iban).is_none()
+        {
+            return Err(format!(
+                "{origin}: tenant '{}': seller.bank.iban: '{}' is not a valid IBAN",
+                entry.id, bank.iban
+            ));
+        }
         if out
             .iter()
             .any(|t: &TenantConfig| t.record.tenant.id == entry.id)

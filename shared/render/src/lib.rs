@@ -67,7 +67,11 @@
 //!   "notes": ["Steuerschuldnerschaft des Leistungsempfängers"],   // may be empty
 //!   "payment": {                        // nullable: no payment section then
 //!     "terms": "Zahlbar bis 04.12.2026 ohne Abzug.",
-//!     "reference": "RE-2026-00001"      // nullable
+//!     "reference": "RF63 RE20 2600 001", // nullable
+//!     "qr": "BCD\n002\n1\nSCT\n...",     // optional: the EPC QR code's text; the renderer
+//!                                       // draws the code (error correction M) beside the
+//!                                       // payment details (labels.qr_caption under it)
+//!     "link": "https://pay.example/..."  // optional: http(s) payment link (labels.pay_online)
 //!   },
 //!   "letter": {                         // optional: a reminder letter (then `lines` are its
 //!                                       // fees and interest, and may be empty)
@@ -102,6 +106,7 @@
 
 mod facturx;
 mod port;
+mod qr;
 mod view;
 mod world;
 
@@ -322,6 +327,9 @@ impl Renderer {
         let mut world = RenderWorld::new(self, &self.main, Bytes::new(json));
         if let Some(xml) = xml {
             world = world.with_xml(Bytes::new(xml.xml.to_vec()));
+        }
+        if let Some(payload) = &view.qr {
+            world = world.with_qr(Bytes::new(qr::qr_svg(payload)?));
         }
 
         let Warned {

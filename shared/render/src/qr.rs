@@ -9,9 +9,8 @@ pub(crate) const QR_PATH: &str = "/epc-qr.svg";
 
 /// The SVG image of the QR code holding `payload`.
 pub(crate) fn qr_svg(payload: &str) -> Result<Vec<u8>, RenderError> {
-    let code =
-        qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
-            .map_err(|e| RenderError::InvalidData(format!("payment.qr: {e}")))?;
+    let code = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| RenderError::InvalidData(format!("payment.qr: {e}")))?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
         .quiet_zone(true)

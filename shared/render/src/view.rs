@@ -7,12 +7,17 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most a QR code's text may hold here (an EPC code holds at most 331 bytes).
+const MAX_QR_BYTES: usize = 1000;
+
 /// A validated document view, ready for the template.
 pub(crate) struct Normalized {
     /// The normalized JSON served to the template as `/data.json`.
     pub(crate) json: Vec<u8>,
     /// `issue_date_iso` as (year, month, day), if given.
     pub(crate) issue_date: Option<(i32, u8, u8)>,
+    /// The QR code's text (`payment.qr`), if given.
+    pub(crate) qr: Option<String>,
 }
 
 /// An attachment the template embeds into the PDF (set by the renderer, never
@@ -51,8 +56,13 @@ pub(crate) fn normalize(json: &[u8], attachment: Option<Attachment>) -> Result<N
         .map(parse_iso_date)
         .transpose()?;
     view.attachment = attachment;
+    let qr = view.payment.as_ref().and_then(|p| p.qr.clone());
     let json = serde_json::to_vec(&view).map_err(|err| err.to_string())?;
-    Ok(Normalized { json, issue_date })
+    Ok(Normalized {
+        json,
+        issue_date,
+        qr,
+    })
 }
 
 /// Parses `YYYY-MM-DD`.
@@ -182,6 +192,21 @@ impl DocumentView {
         if self.number.trim().is_empty() {
             return Err("number: must not be empty".into());
         }
+        if let Some(payment) = &self.payment {
+            if let Some(link) = &payment.link {
+                let lower = link.to_ascii_lowercase();
+                if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+                    return Err("payment.link: must be an http or https URL".into());
+                }
+            }
+            if payment
+                .qr
+                .as_ref()
+                .is_some_and(|q| q.is_empty() || q.len() > MAX_QR_BYTES)
+            {
+                return Err(format!("payment.qr: must hold 1 to {MAX_QR_BYTES} bytes"));
+            }
+        }
         Ok(())
     }
 }
@@ -228,6 +253,12 @@ struct Labels {
     /// Optional: the caption for `totals.rounding`.
     #[serde(default)]
     rounding: Option<String>,
+    /// Optional: the caption for `payment.link`.
+    #[serde(default)]
+    pay_online: Option<String>,
+    /// Optional: the caption under the QR code.
+    #[serde(default)]
+    qr_caption: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -308,6 +339,12 @@ struct Payment {
     terms: String,
     #[serde(default)]
     reference: Option<String>,
+    /// Optional: the EPC QR code's text; the renderer draws the code (see `crate::qr`).
+    #[serde(default)]
+    qr: Option<String>,
+    /// Optional: a payment link (http or https), printed and linked.
+    #[serde(default)]
+    link: Option<String>,
 }
 
 #[cfg(test)]

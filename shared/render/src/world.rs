@@ -38,6 +38,9 @@ pub(crate) struct RenderWorld<'a> {
     xml_id: FileId,
     /// The e-invoice XML, only when rendering a hybrid invoice.
     xml: Option<Bytes>,
+    qr_id: FileId,
+    /// The payment QR code's SVG, only when the view asks for one.
+    qr: Option<Bytes>,
 }
 
 impl<'a> RenderWorld<'a> {
@@ -50,7 +53,15 @@ impl<'a> RenderWorld<'a> {
             data,
             xml_id: file_id(XML_PATH),
             xml: None,
+            qr_id: file_id(crate::qr::QR_PATH),
+            qr: None,
         }
+    }
+
+    /// Also serves `svg` at [`crate::qr::QR_PATH`].
+    pub(crate) fn with_qr(mut self, svg: Bytes) -> Self {
+        self.qr = Some(svg);
+        self
     }
 
     /// Also serves `xml` at [`XML_PATH`].
@@ -88,7 +99,10 @@ impl World for RenderWorld<'_> {
     fn source(&self, id: FileId) -> FileResult<Source> {
         if id == self.main {
             Ok(self.source.clone())
-        } else if id == self.data_id || (id == self.xml_id && self.xml.is_some()) {
+        } else if id == self.data_id
+            || (id == self.xml_id && self.xml.is_some())
+            || (id == self.qr_id && self.qr.is_some())
+        {
             Err(FileError::NotSource)
         } else {
             Err(Self::not_found(id))
@@ -104,6 +118,10 @@ impl World for RenderWorld<'_> {
             && let Some(xml) = &self.xml
         {
             Ok(xml.clone())
+        } else if id == self.qr_id
+            && let Some(qr) = &self.qr
+        {
+            Ok(qr.clone())
         } else {
             Err(Self::not_found(id))
         }
@@ -140,6 +158,7 @@ mod tests {
 
         for path in [
             XML_PATH,
+            crate::qr::QR_PATH,
             "/etc/passwd",
             "/etc/../etc/passwd",
             "/proc/self/environ",

@@ -246,6 +246,12 @@ pub fn sample_tenant(tenant_id: &Id) -> Tenant {
             send_window: None,
             collective: Default::default(),
             review: false,
+            payment_link: Some(
+                "https://pay.example.com/{tenant}/{number}?amount={amount}"
+                    .to_string()
+                    .try_into()
+                    .expect("a valid link"),
+            ),
         },
     }
 }

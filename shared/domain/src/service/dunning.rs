@@ -432,6 +432,7 @@ pub fn plan_reminder_with(
         notes: vec![i18n::not_a_tax_invoice(lang).to_string()],
         payment_terms: i18n::payment_terms(lang, settings.deadline_days, deadline),
         issued_at: now,
+        payment_link: None,
         reminder: Some(ReminderFacts {
             level,
             last: level >= settings.last_level(),

@@ -51,6 +51,11 @@ impl<'a> Numbering<'a> {
         }
         let current = self.stores.repository.counter(&key).await?;
         invoice.number = settings.pattern.format(current + 1, invoice.issue_date);
+        // The link names the number, so it is made with it (and never changes after).
+        invoice.payment_link = self.tenant.settings.payment_link.as_ref().and_then(|link| {
+            crate::payment_codes::PaymentRequest::of(invoice)
+                .map(|request| link.for_request(&self.tenant.id, &request))
+        });
         Ok(NumberClaim {
             counter: key,
             expected: current,

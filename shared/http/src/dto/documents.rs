@@ -219,6 +219,9 @@ pub struct DocumentDto {
     pub totals: TotalsDto,
     pub notes: Vec<String>,
     pub payment_terms: String,
+    /// How to pay it (null when nothing is to be paid, e.g. a credit note or a paid-ahead
+    /// invoice): the reference the transfer must carry and the payment link.
+    pub pay: Option<PayDto>,
     #[schema(format = DateTime)]
     pub issued_at: Option<String>,
     #[schema(format = DateTime)]
@@ -239,6 +242,23 @@ pub struct DocumentDto {
     pub xml: Option<String>,
     pub contract: Option<String>,
     pub events: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayDto {
+    /// What is asked for: the amount due (a reminder: its invoice's open amount).
+    #[schema(value_type = String, example = "119.00")]
+    pub amount: String,
+    /// The invoice the payment goes to (a reminder's payment goes to its invoice).
+    pub number: String,
+    /// The RF creditor reference (ISO 11649, BT-83) in its electronic form, or the number
+    /// where it is too long for one.
+    #[schema(example = "RF63RE202600003")]
+    pub reference: String,
+    /// The tenant's payment link for this document.
+    pub link: Option<String>,
+    /// The text of the EPC QR code (GiroCode) on the PDF, when it has one.
+    pub epc_qr: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -383,6 +403,17 @@ impl DocumentDto {
             },
             notes: inv.notes.clone(),
             payment_terms: inv.payment_terms.clone(),
+            pay: faktura_domain::payment_codes::PaymentRequest::of(inv).map(|request| PayDto {
+                amount: request.amount.to_string(),
+                number: request.number.as_str().to_string(),
+                reference: request.remittance.electronic().to_string(),
+                link: inv.payment_link.clone(),
+                epc_qr: inv
+                    .seller
+                    .bank
+                    .as_ref()
+                    .and_then(|bank| faktura_domain::payment_codes::epc_qr_payload(bank, &request)),
+            }),
             issued_at: issued.then(|| inv.issued_at.to_rfc3339()),
             sent_at,
             created_at: doc.created_at.to_rfc3339(),
