@@ -2,6 +2,7 @@
 //! SQLite and the AWS SDK again, so fewer binaries keep CI's build short). The moto-backed
 //! suites (`contract_aws`, `lambda_e2e`) stay in binaries of their own.
 
+mod bank;
 mod collective;
 mod contract_embedded;
 mod documents_api;

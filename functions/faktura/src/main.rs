@@ -48,6 +48,16 @@ enum Command {
         #[arg(long, default_value = tenants::DEMO_SECRET, env = "FAKTURA_WEBHOOK_SECRET")]
         secret: String,
     },
+    /// Import a bank statement (CAMT.053 or MT940) into the running server: each transaction
+    /// is recorded once, matched ones pay their invoices, the rest waits for review.
+    Import {
+        /// The statement file, as the bank exported it.
+        file: PathBuf,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        url: String,
+        #[arg(long, default_value = tenants::DEMO_API_KEY, env = "FAKTURA_API_KEY")]
+        api_key: String,
+    },
     /// Start everything on a fresh data dir, send every sample booking, show the invoices.
     Demo {
         #[arg(long, default_value = "data/demo")]
@@ -146,6 +156,18 @@ async fn run(command: Command) -> Result<ExitCode, String> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Import { file, url, api_key } => {
+            let body =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let answer =
+                client::import_statement(&reqwest::Client::new(), &url, &api_key, body).await?;
+            if answer.status != 200 {
+                println!("{} {}", answer.status, answer.body);
+                return Ok(ExitCode::FAILURE);
+            }
+            print!("{}", client::import_report(&answer.body)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo { data_dir, events } => {
             let events = events.unwrap_or_else(demo::default_events_dir);

@@ -4,7 +4,7 @@
 //! and last by amount and payer name. A match never assigns more than the transaction's
 //! amount; anything unsure goes to the owner's review list.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -90,6 +90,85 @@ pub struct BankStatement {
     /// The account (an IBAN in electronic form where the bank gives one).
     pub account: String,
     pub transactions: Vec<StatementTransaction>,
+}
+
+/// An imported transaction of a tenant: what the bank said and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankTransaction {
+    /// `btx_` and the transaction's [`StatementTransaction::dedup_key`].
+    pub id: Id,
+    pub tenant_id: Id,
+    /// The account the statement is of, and the statement's id.
+    pub account: String,
+    pub statement_id: String,
+    pub imported_at: DateTime<Utc>,
+    pub version: u64,
+    pub transaction: StatementTransaction,
+    pub state: TransactionState,
+}
+
+impl BankTransaction {
+    /// The id a transaction of `account` is recorded under.
+    pub fn id_for(tx: &StatementTransaction, account: &str) -> Id {
+        // Hex digits after a prefix: always a valid id.
+        format!("btx_{}", tx.dedup_key(account))
+            .parse()
+            .unwrap_or_else(|_| Id::generate("btx"))
+    }
+}
+
+/// What became of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TransactionState {
+    /// Recorded as payment of these invoices.
+    Matched {
+        rule: MatchRule,
+        allocations: Vec<Allocation>,
+    },
+    /// Waiting for the owner (the review list), and why.
+    Unmatched { reason: String },
+    /// Not a payment to us (a debit).
+    Ignored,
+}
+
+/// The states without their data, for filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStateKind {
+    Matched,
+    Unmatched,
+    Ignored,
+}
+
+impl TransactionStateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionStateKind::Matched => "matched",
+            TransactionStateKind::Unmatched => "unmatched",
+            TransactionStateKind::Ignored => "ignored",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TransactionStateKind> {
+        [
+            TransactionStateKind::Matched,
+            TransactionStateKind::Unmatched,
+            TransactionStateKind::Ignored,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+impl TransactionState {
+    pub fn kind(&self) -> TransactionStateKind {
+        match self {
+            TransactionState::Matched { .. } => TransactionStateKind::Matched,
+            TransactionState::Unmatched { .. } => TransactionStateKind::Unmatched,
+            TransactionState::Ignored => TransactionStateKind::Ignored,
+        }
+    }
 }
 
 /// An invoice that can still be paid, as matching sees it.

@@ -90,10 +90,14 @@ impl Params {
 }
 
 pub fn too_large() -> AppError {
+    too_large_for(MAX_BODY_BYTES)
+}
+
+fn too_large_for(max: usize) -> AppError {
     AppError::new(
         ErrorKind::PayloadTooLarge,
         "payload_too_large",
-        format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+        format!("the body exceeds {max} bytes"),
     )
 }
 
@@ -128,15 +132,25 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), AppError> {
 /// Reads at most [`MAX_BODY_BYTES`]. A larger body (by its Content-Length or as it arrives)
 /// is a 413, answered after the rest was drained within a bound.
 pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
+    read_body_within(headers, body, MAX_BODY_BYTES).await
+}
+
+/// Reads at most `max` bytes (at most what is drained), as [`read_body`] does.
+pub async fn read_body_within(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<Bytes, AppError> {
+    let max = max.min(DRAIN_BYTES);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
         // Too much to drain: answer at once (the sender may see the connection close).
-        return Err(too_large());
+        return Err(too_large_for(max));
     }
-    let mut too_big = declared.is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    let mut too_big = declared.is_some_and(|n| n > max as u64);
     let mut body = body;
     let mut kept: Vec<u8> = Vec::new();
     let mut seen: usize = 0;
@@ -166,7 +180,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, AppErro
             continue; // trailers
         };
         seen = seen.saturating_add(data.len());
-        if !too_big && seen > MAX_BODY_BYTES {
+        if !too_big && seen > max {
             too_big = true;
             kept = Vec::new();
         }
@@ -179,7 +193,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, AppErro
         }
     }
     if too_big {
-        Err(too_large())
+        Err(too_large_for(max))
     } else {
         Ok(Bytes::from(kept))
     }

@@ -38,6 +38,7 @@ pub struct AppState {
     pub intake: BookingIntake,
     pub commands: Commands,
     pub queries: Queries,
+    pub banking: faktura_domain::service::banking::Banking,
     pub clock: Arc<dyn Clock>,
     /// What webhook timestamps are checked against: the platform signs with the real time,
     /// also when local mode runs on a simulated clock.
@@ -57,6 +58,7 @@ impl AppState {
             webhook_clock: stores.clock.clone(),
             intake: BookingIntake::new(stores.clone(), einvoice.clone()),
             commands: Commands::new(stores.clone(), einvoice.clone()),
+            banking: faktura_domain::service::banking::Banking::new(stores.clone()),
             queries: Queries::new(stores, einvoice),
             request_timeout: guard::DEFAULT_REQUEST_TIMEOUT,
             dev_clock: None,
@@ -104,7 +106,7 @@ fn routes(state: AppState, surface: Surface) -> Router {
         );
     }
     if surface != Surface::Webhook {
-        use api::{collective, customers, documents, jobs, schedules};
+        use api::{bank, collective, customers, documents, jobs, schedules};
         router = router
             .route("/v1/openapi.json", get(openapi_document))
             .route("/v1/invoices", get(documents::list).post(documents::create))
@@ -123,6 +125,10 @@ fn routes(state: AppState, surface: Surface) -> Router {
                 post(documents::credit_note),
             )
             .route("/v1/invoices/{id}/payments", post(documents::payment))
+            .route("/v1/bank-statements", post(bank::import))
+            .route("/v1/bank-transactions", get(bank::list))
+            .route("/v1/bank-transactions/{id}", get(bank::get))
+            .route("/v1/bank-transactions/{id}/assign", post(bank::assign))
             .route("/v1/invoices/{id}/refunds", post(documents::refund))
             .route("/v1/invoices/{id}/send", post(documents::send))
             .route("/v1/invoices/{id}/dunning", post(documents::dunning))

@@ -318,6 +318,7 @@ impl Modify for CompleteAnswers {
         api::schedules::preview,
         api::collective::add_items, api::collective::list_items, api::collective::change_item,
         api::collective::create, api::collective::list, api::collective::change,
+        api::bank::import, api::bank::list, api::bank::get, api::bank::assign,
     ),
     components(schemas(
         dto::ErrorBody, dto::ErrorDetail,
@@ -326,7 +327,7 @@ impl Modify for CompleteAnswers {
         dto::booking::WirePeriod, dto::booking::WireScheduled, dto::schedules::WireSchedule,
     )),
     modifiers(&Security, &ErrorResponses, &Files, &Parameters, &CompleteAnswers),
-    tags((name = "webhook"), (name = "documents"), (name = "customers"), (name = "jobs"), (name = "bookings"), (name = "schedules"), (name = "collective invoices")),
+    tags((name = "webhook"), (name = "documents"), (name = "customers"), (name = "jobs"), (name = "bookings"), (name = "schedules"), (name = "collective invoices"), (name = "bank")),
 )]
 pub struct ApiDoc;
 

@@ -17,10 +17,13 @@
 //!   a dunning run.
 //! - [`collective`]: billable items claimed once by racing requests, a period collected once
 //!   by racing runs, a draft changed and issued once on its send date.
+//! - [`bank`]: statements pay the invoices they name, once, however often (and however
+//!   concurrently) they are imported; the review list and assignment.
 //!
 //! Fixtures are real: bookings are parsed by the webhook parser and documents planned by
 //! `plan_document`, exactly as the service does. Every function uses fresh tenant ids.
 
+pub mod bank;
 pub mod collective;
 pub mod dunning;
 pub mod files;
@@ -145,6 +148,7 @@ macro_rules! contract_suite {
             collective::items_are_claimed_once_under_concurrency,
             collective::a_period_is_collected_once_and_sent_on_its_date,
             collective::held_documents_wait_then_are_issued_paid_or_discarded,
+            bank::statements_pay_invoices_once_and_leave_the_rest_for_review,
         );
     };
     (@tests $make:ident; $($module:ident :: $name:ident),+ $(,)?) => {

@@ -124,6 +124,34 @@ impl CustomerItem {
     }
 }
 
+/// An imported bank transaction (`BANKTX#{id}` in the tenant's partition).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct BankTransactionItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub state: String,
+    pub version: u64,
+    pub transaction: faktura_domain::bank::BankTransaction,
+}
+
+impl BankTransactionItem {
+    pub fn new(t: &faktura_domain::bank::BankTransaction, version: u64) -> BankTransactionItem {
+        let mut transaction = t.clone();
+        transaction.version = version;
+        BankTransactionItem {
+            pk: tenant_pk(&t.tenant_id),
+            sk: super::bank_transaction_sk(&t.id),
+            entity: "bank_transaction".into(),
+            state: t.state.kind().as_str().into(),
+            version,
+            transaction,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub(crate) struct BillableItemItem {
     #[serde(rename = "PK")]

@@ -112,6 +112,12 @@ pub(crate) fn hold_sk(key: &str) -> String {
 }
 
 /// A customer's billable item, under the customer (listed by prefix).
+pub(crate) fn bank_transaction_sk(id: &Id) -> String {
+    format!("BANKTX#{id}")
+}
+
+pub(crate) const BANK_TRANSACTION_PREFIX: &str = "BANKTX#";
+
 pub(crate) fn billable_sk(customer: &str, item: &Id) -> String {
     format!("BILLABLE#{customer}#{item}")
 }

@@ -197,6 +197,16 @@ fn actions(
             Some(Conflict::Item(w.item.id.clone())),
         );
     }
+    for w in &change.bank_transactions {
+        let item = to_item(
+            "bank transaction",
+            &super::items::BankTransactionItem::new(&w.transaction, w.next_version()),
+        )?;
+        push(
+            put_versioned(table, item, w.expected)?,
+            Some(Conflict::BankTransaction(w.transaction.id.clone())),
+        );
+    }
     for p in &change.periods {
         let item = HashMap::from([
             (TABLE.partition_key.to_string(), s(tenant_pk(&p.tenant_id))),
@@ -525,6 +535,49 @@ impl Repository for DynamoStore {
         }
         items.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
         Ok(items)
+    }
+
+    async fn bank_transaction(
+        &self,
+        tenant: &Id,
+        id: &Id,
+    ) -> Result<Option<faktura_domain::bank::BankTransaction>, StoreError> {
+        self.get(
+            "bank transaction",
+            key(tenant_pk(tenant), super::bank_transaction_sk(id)),
+        )
+        .await?
+        .map(|i| {
+            from_item::<super::items::BankTransactionItem>("bank transaction", i)
+                .map(|b| b.transaction)
+        })
+        .transpose()
+    }
+
+    async fn bank_transactions(
+        &self,
+        tenant: &Id,
+        state: Option<faktura_domain::bank::TransactionStateKind>,
+    ) -> Result<Vec<faktura_domain::bank::BankTransaction>, StoreError> {
+        let mut all: Vec<faktura_domain::bank::BankTransaction> = self
+            .query_prefix(
+                tenant_pk(tenant),
+                super::BANK_TRANSACTION_PREFIX.to_string(),
+            )
+            .await?
+            .into_iter()
+            .map(|i| {
+                from_item::<super::items::BankTransactionItem>("bank transaction", i)
+                    .map(|b| b.transaction)
+            })
+            .collect::<Result<_, _>>()?;
+        if let Some(state) = state {
+            all.retain(|t| t.state.kind() == state);
+        }
+        // Import order (ids are hashes): the import instant, then the statement's order is
+        // lost only within one instant, where the id decides.
+        all.sort_by(|a, b| (a.imported_at, a.id.as_str()).cmp(&(b.imported_at, b.id.as_str())));
+        Ok(all)
     }
 
     async fn customer(&self, tenant: &Id, key_: &str) -> Result<Option<Customer>, StoreError> {

@@ -24,9 +24,9 @@ pub use outbound::{
     XmlSyntax,
 };
 pub use repository::{
-    Change, CommitError, Conflict, CustomerPage, DocumentFilter, DocumentPage, DocumentWrite,
-    IdempotencyRecord, ItemWrite, NumberClaim, PeriodClaim, Repository, ScheduleFilter,
-    SchedulePage, ScheduleWrite,
+    BankTransactionWrite, Change, CommitError, Conflict, CustomerPage, DocumentFilter,
+    DocumentPage, DocumentWrite, IdempotencyRecord, ItemWrite, NumberClaim, PeriodClaim,
+    Repository, ScheduleFilter, SchedulePage, ScheduleWrite,
 };
 pub use tenants::{TenantDirectory, TenantRecord, api_key_hash, api_key_id, is_sha256_hex};
 

@@ -117,6 +117,20 @@ impl ItemWrite {
     }
 }
 
+/// A bank transaction to write: new (`expected: None`: recorded once, whoever imports its
+/// statement again) or at the version read (assigned by the owner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankTransactionWrite {
+    pub transaction: crate::bank::BankTransaction,
+    pub expected: Option<u64>,
+}
+
+impl BankTransactionWrite {
+    pub fn next_version(&self) -> u64 {
+        self.expected.map_or(1, |v| v + 1)
+    }
+}
+
 /// The stored answer to an API request with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
@@ -151,6 +165,8 @@ pub struct Change {
     pub holds: Vec<crate::dunning::DunningHold>,
     /// Billable items, new or at the version read (a claim, a release, a withdrawal).
     pub items: Vec<ItemWrite>,
+    /// Imported bank transactions, new or at the version read.
+    pub bank_transactions: Vec<BankTransactionWrite>,
 }
 
 impl Change {
@@ -174,6 +190,7 @@ impl Change {
             && self.periods.is_empty()
             && self.holds.is_empty()
             && self.items.is_empty()
+            && self.bank_transactions.is_empty()
     }
 }
 
@@ -200,6 +217,8 @@ pub enum Conflict {
     Period { schedule_id: Id, occurrence: u32 },
     /// The billable item is not at the expected version (or exists when new).
     Item(Id),
+    /// The bank transaction is not at the expected version (or is recorded already).
+    BankTransaction(Id),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -390,5 +409,17 @@ pub trait Repository: Send + Sync {
         customer_key: &str,
         open_only: bool,
     ) -> Result<Vec<crate::collective::BillableItem>, StoreError>;
+    /// An imported bank transaction.
+    async fn bank_transaction(
+        &self,
+        tenant: &Id,
+        id: &Id,
+    ) -> Result<Option<crate::bank::BankTransaction>, StoreError>;
+    /// A tenant's bank transactions in import order (only those in `state` when given).
+    async fn bank_transactions(
+        &self,
+        tenant: &Id,
+        state: Option<crate::bank::TransactionStateKind>,
+    ) -> Result<Vec<crate::bank::BankTransaction>, StoreError>;
     async fn commit(&self, change: Change) -> Result<(), CommitError>;
 }

@@ -17,6 +17,7 @@
 //!   (after the last) the owner told (job `notify_owner`, run by the mailer).
 //! - [`queries::Queries`]: the read side.
 
+pub mod banking;
 pub mod bookings;
 pub mod collective;
 pub mod commands;

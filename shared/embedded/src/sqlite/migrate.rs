@@ -11,6 +11,7 @@
 //!   occurrences.
 //! - 4: customers' dunning holds.
 //! - 5: billable items (collected for collective invoices).
+//! - 6: imported bank transactions.
 
 use chrono::{DateTime, Utc};
 use faktura_domain::StoreError;
@@ -25,7 +26,7 @@ use rusqlite::{Connection, Transaction, params};
 use super::{db, from_json, parse_id, repository};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const V1: &str = "
 CREATE TABLE IF NOT EXISTS bookings (
@@ -204,6 +205,21 @@ CREATE INDEX billable_items_by_customer ON billable_items (tenant_id, customer_k
 CREATE INDEX billable_items_by_seq ON billable_items (tenant_id, seq);
 ";
 
+const V6: &str = "
+CREATE TABLE bank_transactions (
+    tenant_id      TEXT    NOT NULL,
+    transaction_id TEXT    NOT NULL,
+    seq            INTEGER NOT NULL,   -- import order within the tenant
+    state          TEXT    NOT NULL,   -- matched, unmatched, ignored
+    version        INTEGER NOT NULL,
+    record         TEXT    NOT NULL,   -- BankTransaction as JSON
+    PRIMARY KEY (tenant_id, transaction_id)
+);
+-- The review list (a state in import order) and the next seq.
+CREATE INDEX bank_transactions_by_state ON bank_transactions (tenant_id, state, seq);
+CREATE INDEX bank_transactions_by_seq ON bank_transactions (tenant_id, seq);
+";
+
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -242,6 +258,12 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         let tx = super::immediate(conn)?;
         tx.execute_batch(V5).map_err(db)?;
         tx.pragma_update(None, "user_version", 5).map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    if version < 6 {
+        let tx = super::immediate(conn)?;
+        tx.execute_batch(V6).map_err(db)?;
+        tx.pragma_update(None, "user_version", 6).map_err(db)?;
         tx.commit().map_err(db)?;
     }
     Ok(())

@@ -11,8 +11,9 @@ use faktura_domain::ledger::LedgerEntry;
 use faktura_domain::model::Customer;
 use faktura_domain::numbering::CounterKey;
 use faktura_domain::ports::{
-    Change, CommitError, Conflict, CustomerPage, DocumentFilter, DocumentPage, IdempotencyRecord,
-    ItemWrite, PeriodClaim, Repository, ScheduleFilter, SchedulePage, ScheduleWrite,
+    BankTransactionWrite, Change, CommitError, Conflict, CustomerPage, DocumentFilter,
+    DocumentPage, IdempotencyRecord, ItemWrite, PeriodClaim, Repository, ScheduleFilter,
+    SchedulePage, ScheduleWrite,
 };
 use faktura_domain::schedule::Schedule;
 use faktura_domain::values::Id;
@@ -296,6 +297,54 @@ fn write_schedule(tx: &Transaction<'_>, w: &ScheduleWrite) -> Result<bool, Store
     Ok(n == 1)
 }
 
+/// Writes a bank transaction at the version read (`None`: new). False: the condition failed.
+fn write_bank_transaction(
+    tx: &Transaction<'_>,
+    w: &BankTransactionWrite,
+) -> Result<bool, StoreError> {
+    let mut stored = w.transaction.clone();
+    stored.version = w.next_version();
+    let json = to_json("bank transaction", &stored)?;
+    let t = &w.transaction;
+    let n = match w.expected {
+        None => {
+            let r = tx
+                .prepare_cached(
+                    "INSERT INTO bank_transactions (tenant_id, transaction_id, seq, state, version, record)
+                     VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM bank_transactions WHERE tenant_id = ?1), ?3, 1, ?4)",
+                )
+                .map_err(db)?
+                .execute(params![
+                    t.tenant_id.as_str(),
+                    t.id.as_str(),
+                    t.state.kind().as_str(),
+                    json
+                ]);
+            match r {
+                Ok(n) => n,
+                Err(e) if is_constraint_violation(&e) => 0,
+                Err(e) => return Err(db(e)),
+            }
+        }
+        Some(v) => tx
+            .prepare_cached(
+                "UPDATE bank_transactions SET state = ?3, version = ?4, record = ?5
+                 WHERE tenant_id = ?1 AND transaction_id = ?2 AND version = ?6",
+            )
+            .map_err(db)?
+            .execute(params![
+                t.tenant_id.as_str(),
+                t.id.as_str(),
+                t.state.kind().as_str(),
+                stored.version,
+                json,
+                v
+            ])
+            .map_err(db)?,
+    };
+    Ok(n == 1)
+}
+
 /// Writes a billable item at the version read (`None`: new). False: the condition failed.
 fn write_item(tx: &Transaction<'_>, w: &ItemWrite) -> Result<bool, StoreError> {
     let mut stored = w.item.clone();
@@ -416,6 +465,11 @@ fn commit_tx(tx: &Transaction<'_>, change: &Change) -> Result<Option<Conflict>, 
     for w in &change.items {
         if !write_item(tx, w)? {
             return Ok(Some(Conflict::Item(w.item.id.clone())));
+        }
+    }
+    for w in &change.bank_transactions {
+        if !write_bank_transaction(tx, w)? {
+            return Ok(Some(Conflict::BankTransaction(w.transaction.id.clone())));
         }
     }
     for c in &change.customers {
@@ -697,6 +751,52 @@ impl Repository for SqliteStore {
             })
             .await?;
         rows.iter().map(|j| from_json("billable item", j)).collect()
+    }
+
+    async fn bank_transaction(
+        &self,
+        tenant: &Id,
+        id: &Id,
+    ) -> Result<Option<faktura_domain::bank::BankTransaction>, StoreError> {
+        let (t, i) = (tenant.as_str().to_string(), id.as_str().to_string());
+        let json: Option<String> = self
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "SELECT record FROM bank_transactions WHERE tenant_id = ?1 AND transaction_id = ?2",
+                )
+                .map_err(db)?
+                .query_row(params![t, i], |r| r.get(0))
+                .optional()
+                .map_err(db)
+            })
+            .await?;
+        json.map(|j| from_json("bank transaction", &j)).transpose()
+    }
+
+    async fn bank_transactions(
+        &self,
+        tenant: &Id,
+        state: Option<faktura_domain::bank::TransactionStateKind>,
+    ) -> Result<Vec<faktura_domain::bank::BankTransaction>, StoreError> {
+        let t = tenant.as_str().to_string();
+        let state = state.map(|s| s.as_str().to_string());
+        let rows: Vec<String> = self
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT record FROM bank_transactions WHERE tenant_id = ?1
+                         AND (?2 IS NULL OR state = ?2) ORDER BY seq",
+                    )
+                    .map_err(db)?;
+                stmt.query_map(params![t, state], |r| r.get(0))
+                    .map_err(db)?
+                    .collect::<Result<Vec<String>, _>>()
+                    .map_err(db)
+            })
+            .await?;
+        rows.iter()
+            .map(|j| from_json("bank transaction", j))
+            .collect()
     }
 
     async fn customer(&self, tenant: &Id, key: &str) -> Result<Option<Customer>, StoreError> {

@@ -2,6 +2,7 @@
 //! `Idempotency-Key` (same key and request: the first answer again; same key, other request:
 //! `409`; kept 48 h).
 
+pub mod bank;
 pub mod collective;
 pub mod customers;
 pub mod dev;

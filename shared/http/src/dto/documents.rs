@@ -219,8 +219,9 @@ pub struct DocumentDto {
     pub totals: TotalsDto,
     pub notes: Vec<String>,
     pub payment_terms: String,
-    /// How to pay it (null when nothing is to be paid, e.g. a credit note or a paid-ahead
-    /// invoice): the reference the transfer must carry and the payment link.
+    /// How to pay it, as printed on it (null when nothing is to be paid: a credit note, nothing
+    /// due, or paid in full): the reference the transfer must carry, the payment link and
+    /// the EPC QR code's text.
     pub pay: Option<PayDto>,
     #[schema(format = DateTime)]
     pub issued_at: Option<String>,
@@ -403,17 +404,22 @@ impl DocumentDto {
             },
             notes: inv.notes.clone(),
             payment_terms: inv.payment_terms.clone(),
-            pay: faktura_domain::payment_codes::PaymentRequest::of(inv).map(|request| PayDto {
-                amount: request.amount.to_string(),
-                number: request.number.as_str().to_string(),
-                reference: request.remittance.electronic().to_string(),
-                link: inv.payment_link.clone(),
-                epc_qr: inv
-                    .seller
-                    .bank
-                    .as_ref()
-                    .and_then(|bank| faktura_domain::payment_codes::epc_qr_payload(bank, &request)),
-            }),
+            // As printed on the document, while something is still to be paid on it (a
+            // reminder's payment goes to its invoice, which says what is open).
+            pay: faktura_domain::payment_codes::PaymentRequest::of(inv)
+                .filter(|_| {
+                    doc.kind() == faktura_domain::model::DocumentKind::Reminder
+                        || !(doc.settlement.open().is_zero() || doc.settlement.open().is_negative())
+                })
+                .map(|request| PayDto {
+                    amount: request.amount.to_string(),
+                    number: request.number.as_str().to_string(),
+                    reference: request.remittance.electronic().to_string(),
+                    link: inv.payment_link.clone(),
+                    epc_qr: inv.seller.bank.as_ref().and_then(|bank| {
+                        faktura_domain::payment_codes::epc_qr_payload(bank, &request)
+                    }),
+                }),
             issued_at: issued.then(|| inv.issued_at.to_rfc3339()),
             sent_at,
             created_at: doc.created_at.to_rfc3339(),

@@ -1,6 +1,7 @@
 //! The wire formats: JSON shapes of requests and answers, with their OpenAPI schemas. The
 //! domain never sees these; handlers convert them to typed commands and back.
 
+pub mod bank;
 pub mod booking;
 pub mod collective;
 pub mod customers;
