@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use faktura_aws::stack::{ISSUE_ROUTE, MAIL_ROUTE, ROUTES, WorkRoute};
+use faktura_aws::stack::{INBOX_FUNCTION, ISSUE_ROUTE, MAIL_ROUTE, ROUTES, WorkRoute};
 use faktura_aws::{DynamoStore, S3FileStore};
 use faktura_domain::document::Document;
 use faktura_domain::model::DocumentKind;
@@ -38,7 +38,7 @@ async fn stack_with_tenants(sender: &str, verified: bool) -> TestStack {
     TestStack::with_demo_tenants(moto(), sender, verified).await
 }
 
-/// Starts the five functions with the stack's environment (plus `overrides`).
+/// Starts the six functions with the stack's environment (plus `overrides`).
 fn start_functions(emulator: &Emulator, stack: &TestStack, overrides: &[(&str, &str)]) {
     let env = env_with(stack, overrides);
     emulator.start_function(WEBHOOK, "faktura-webhook", &env);
@@ -47,6 +47,7 @@ fn start_functions(emulator: &Emulator, stack: &TestStack, overrides: &[(&str, &
     for route in ROUTES {
         emulator.start_function(route.worker, route.worker, &env);
     }
+    emulator.start_function(INBOX_FUNCTION, INBOX_FUNCTION, &env);
 }
 
 fn env_with(stack: &TestStack, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -221,6 +222,7 @@ fn check_iam(stack: &TestStack) {
             SCHEDULER,
             ISSUE_ROUTE.worker,
             MAIL_ROUTE.worker,
+            INBOX_FUNCTION,
         ],
     );
     for (function, permissions) in unused {
@@ -1409,4 +1411,124 @@ async fn collected_items_become_collective_invoices_through_the_functions() {
     );
     check_iam(&stack);
     assert_logs_hold_no_personal_data(&emulator, &[email]);
+}
+
+/// Puts `statement` into the bucket's inbox as `name` and plays the inbox queue to the inbox
+/// worker until its report is written; returns the report.
+async fn import_through_the_inbox(
+    emulator: &Emulator,
+    stack: &TestStack,
+    name: &str,
+    statement: Vec<u8>,
+) -> Value {
+    let files = file_store(stack);
+    files
+        .put_file(
+            &format!("inbox/demo/{name}"),
+            statement,
+            "application/xml",
+            name,
+        )
+        .await
+        .expect("put the statement into the inbox");
+    let report_key = format!("inbox-reports/demo/{name}.json");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (url, arn) = &stack.inbox;
+        emulator.pump_queue(stack, url, arn, INBOX_FUNCTION).await;
+        if let Some(report) = files.file(&report_key).await.expect("read the report") {
+            return serde_json::from_slice(&report).expect("the report is JSON");
+        }
+        assert!(std::time::Instant::now() < deadline, "no report for {name}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_put_into_the_inbox_pays_invoices_through_the_functions() {
+    use faktura_tests::bank::{Entry, camt053};
+    let stack = stack_with_tenants(SENDER, true).await;
+    let emulator = Emulator::start();
+    start_functions(&emulator, &stack, &[]);
+    let mut bookings = Vec::new();
+    for n in 0..2 {
+        let (id, email, body) = booking(n, "inbox");
+        let (status, answer) = post_booking(&emulator, &format!("msg_inbox_{n}"), &body).await;
+        assert_eq!(status, 202, "{answer}");
+        bookings.push((id, email));
+    }
+    schedule_until(&emulator, &stack, 12, || async {
+        let docs = documents(&stack, Some(DocumentKind::Invoice)).await;
+        docs.len() == 2 && docs.iter().all(|d| d.delivery.is_sent())
+    })
+    .await;
+    let docs = documents(&stack, Some(DocumentKind::Invoice)).await;
+    let (first, second) = (&docs[0], &docs[1]);
+    let reference =
+        faktura_domain::payment_codes::CreditorReference::for_number(&first.content.number)
+            .expect("an RF reference");
+    let mut paid = Entry::credit(
+        "E2E-1",
+        &first.content.totals.amount_due.to_string(),
+        "Erika Mustermann",
+        "",
+    );
+    paid.creditor_reference = Some(reference.as_str().to_string());
+    let statement = camt053(
+        "E2E",
+        &[paid, Entry::credit("E2E-2", "10.00", "Jemand", "Danke")],
+    );
+    let report =
+        import_through_the_inbox(&emulator, &stack, "2026-12.xml", statement.clone()).await;
+    assert_eq!(
+        (report["matched"].as_u64(), report["unmatched"].as_u64()),
+        (Some(1), Some(1)),
+        "{report}"
+    );
+    let repo = DynamoStore::new(&stack.sdk, &stack.table);
+    let stored = repo.document(&demo(), first.id()).await.unwrap().unwrap();
+    assert_eq!(
+        stored.settlement.state(),
+        faktura_domain::document::PaymentState::Paid
+    );
+    // The same file again (another name): recorded before, nothing paid twice.
+    let again = import_through_the_inbox(&emulator, &stack, "copy.xml", statement).await;
+    assert_eq!(
+        (again["imported"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2)),
+        "{again}"
+    );
+    let stored = repo.document(&demo(), first.id()).await.unwrap().unwrap();
+    assert_eq!(stored.settlement.paid, first.content.totals.amount_due);
+    // A file that is no statement gets a report saying so.
+    let bad = import_through_the_inbox(&emulator, &stack, "notes.txt", b"hello".to_vec()).await;
+    assert_eq!(bad["error"]["code"], "invalid_statement", "{bad}");
+    // The review list and the assignment through the API function.
+    let review: Value = emulator
+        .http
+        .get(emulator.url(API, "/v1/bank-transactions?state=unmatched"))
+        .bearer_auth(DEMO_KEY)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    let unmatched = review["transactions"].as_array().expect("a list");
+    assert_eq!(unmatched.len(), 1, "{review}");
+    let tx = unmatched[0]["id"].as_str().unwrap();
+    let assigned = emulator
+        .http
+        .post(emulator.url(API, &format!("/v1/bank-transactions/{tx}/assign")))
+        .bearer_auth(DEMO_KEY)
+        .json(&json!({ "invoice_id": second.id().as_str() }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(assigned.status().as_u16(), 200);
+    let stored = repo.document(&demo(), second.id()).await.unwrap().unwrap();
+    assert_eq!(stored.settlement.paid.to_string(), "10.00");
+    check_iam(&stack);
+    let emails: Vec<&str> = bookings.iter().map(|(_, e)| e.as_str()).collect();
+    assert_logs_hold_no_personal_data(&emulator, &emails);
 }

@@ -171,6 +171,52 @@ fn rules_queues_and_workers_follow_the_routes() {
     }
 }
 
+/// The inbox: the bucket notifies the inbox queue (with its dead-letter queue) of objects
+/// under `inbox/`, S3 may send to it, and the inbox worker reads it, with the rights it needs
+/// on the inbox and the reports only.
+#[test]
+fn the_bucket_notifies_the_inbox_worker() {
+    use faktura_aws::stack::{INBOX_FUNCTION, INBOX_PREFIX, INBOX_QUEUE};
+    let t = template();
+    let bucket = resource(&t, "DocumentsBucket");
+    let queue_id = format!("{INBOX_QUEUE}Queue");
+    let notifications = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        .as_array()
+        .expect("queue notifications");
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0]["Queue"], get_att(&queue_id, "Arn"));
+    assert_eq!(notifications[0]["Event"], "s3:ObjectCreated:*");
+    assert_eq!(
+        notifications[0]["Filter"]["S3Key"]["Rules"],
+        json!([{ "Name": "prefix", "Value": INBOX_PREFIX }])
+    );
+    assert_eq!(bucket["DependsOn"], format!("{INBOX_QUEUE}QueuePolicy"));
+    let queue = &resource(&t, &queue_id)["Properties"];
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        get_att(&format!("{INBOX_QUEUE}DeadLetterQueue"), "Arn")
+    );
+    let policy = &resource(&t, &format!("{INBOX_QUEUE}QueuePolicy"))["Properties"];
+    let statement = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(statement["Action"], "sqs:SendMessage");
+    let worker = function_with_binary(&t, INBOX_FUNCTION);
+    let timeout = worker["Properties"]["Timeout"].as_u64().expect("timeout");
+    assert!(queue["VisibilityTimeout"].as_u64().expect("visibility") >= 6 * timeout);
+    let events: Vec<&Value> = worker["Properties"]["Events"]
+        .as_object()
+        .expect("events")
+        .values()
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["Type"], "SQS");
+    assert_eq!(events[0]["Properties"]["Queue"], get_att(&queue_id, "Arn"));
+    assert_eq!(
+        events[0]["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+}
+
 #[test]
 fn every_function_is_a_workspace_binary_built_for_arm64() {
     let t = template();
@@ -211,6 +257,7 @@ fn every_function_is_a_workspace_binary_built_for_arm64() {
         .map(str::to_string)
         .collect();
     expected.extend(ROUTES.iter().map(|r| r.worker.to_string()));
+    expected.insert(faktura_aws::stack::INBOX_FUNCTION.to_string());
     assert_eq!(binaries, expected);
 
     let env = &globals["Environment"]["Variables"];

@@ -294,10 +294,22 @@ impl Emulator {
         function: &str,
     ) -> (usize, usize) {
         let queue = stack.queue(route);
+        self.pump_queue(stack, &queue.url, &queue.arn, function)
+            .await
+    }
+
+    /// Plays the SQS event source for one batch of the queue at `url` on `function`.
+    pub async fn pump_queue(
+        &self,
+        stack: &TestStack,
+        url: &str,
+        arn: &str,
+        function: &str,
+    ) -> (usize, usize) {
         let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
         let received = sqs
             .receive_message()
-            .queue_url(&queue.url)
+            .queue_url(url)
             .max_number_of_messages(5)
             .message_system_attribute_names(
                 aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
@@ -309,7 +321,7 @@ impl Emulator {
         if messages.is_empty() {
             return (0, 0);
         }
-        let event = sqs_event(&queue.arn, messages);
+        let event = sqs_event(arn, messages);
         let answer = self.invoke(function, &event).await;
         let failed: Vec<String> = match answer.get("batchItemFailures") {
             Some(list) => list
@@ -327,7 +339,7 @@ impl Emulator {
         for m in messages {
             if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
                 sqs.delete_message()
-                    .queue_url(&queue.url)
+                    .queue_url(url)
                     .receipt_handle(m.receipt_handle().unwrap_or_default())
                     .send()
                     .await

@@ -19,6 +19,8 @@ pub struct TestStack {
     pub bucket: String,
     pub bus: String,
     pub queues: Vec<RouteQueues>,
+    /// The inbox queue's URL and ARN.
+    pub inbox: (String, String),
 }
 
 /// The demo seller's address in `demo-tenants.toml`.
@@ -50,6 +52,7 @@ impl TestStack {
             bucket: created.bucket,
             bus: created.bus,
             queues: created.queues,
+            inbox: (created.inbox_url, created.inbox_arn),
         }
     }
 

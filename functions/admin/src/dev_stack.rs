@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
-use faktura_aws::stack::{MAX_RECEIVES, ROUTES, WorkRoute};
+use faktura_aws::stack::{INBOX_PREFIX, INBOX_QUEUE, MAX_RECEIVES, ROUTES, WorkRoute};
 
 /// A route's queues.
 #[derive(Debug, Clone)]
@@ -26,6 +26,9 @@ pub struct DevStack {
     pub bucket: String,
     pub bus: String,
     pub queues: Vec<RouteQueues>,
+    /// The inbox queue (S3 notifies it of statements put under `inbox/`): URL and ARN.
+    pub inbox_url: String,
+    pub inbox_arn: String,
 }
 
 /// Names: `{name}` for the table, `{name}-documents`, `{name}-bus`, `{name}-issue` …
@@ -116,11 +119,61 @@ pub async fn create(
             dead_letter_url,
         });
     }
+    // The inbox: S3 tells its queue of every object created under inbox/.
+    let inbox_name = format!("{name}-{}", INBOX_QUEUE.to_ascii_lowercase());
+    let (_, inbox_dead_letter_arn) =
+        create_queue(&sqs, &format!("{inbox_name}-dlq"), HashMap::new()).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": inbox_dead_letter_arn,
+        "maxReceiveCount": MAX_RECEIVES,
+    });
+    let (inbox_url, inbox_arn) = create_queue(
+        &sqs,
+        &inbox_name,
+        HashMap::from([
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                visibility_timeout_seconds.to_string(),
+            ),
+        ]),
+    )
+    .await?;
+    let filter = aws_sdk_s3::types::NotificationConfigurationFilter::builder()
+        .key(
+            aws_sdk_s3::types::S3KeyFilter::builder()
+                .filter_rules(
+                    aws_sdk_s3::types::FilterRule::builder()
+                        .name(aws_sdk_s3::types::FilterRuleName::Prefix)
+                        .value(INBOX_PREFIX)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let queue_configuration = aws_sdk_s3::types::QueueConfiguration::builder()
+        .queue_arn(&inbox_arn)
+        .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
+        .build()
+        .map_err(|e| format!("inbox notification: {e}"))?;
+    s3.put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .queue_configurations(queue_configuration)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("inbox notification: {e}"))?;
     Ok(DevStack {
         table,
         bucket,
         bus,
         queues,
+        inbox_url,
+        inbox_arn,
     })
 }
 

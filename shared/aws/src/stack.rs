@@ -66,6 +66,13 @@ pub const ROUTES: [WorkRoute; 2] = [ISSUE_ROUTE, MAIL_ROUTE];
 /// How often a message is received before it moves to the dead-letter queue.
 pub const MAX_RECEIVES: u32 = 5;
 
+/// Files put into the documents bucket under [`INBOX_PREFIX`] (bank statements) → S3 event
+/// notification → the inbox queue (with its dead-letter queue) → the inbox worker. Not a
+/// [`WorkRoute`]: S3 feeds the queue, no EventBridge rule.
+pub const INBOX_QUEUE: &str = "Inbox";
+pub const INBOX_PREFIX: &str = "inbox/";
+pub const INBOX_FUNCTION: &str = "faktura-inbox-worker";
+
 /// The HTTP functions' binaries and the scheduler's.
 pub const WEBHOOK_FUNCTION: &str = "faktura-webhook";
 pub const API_FUNCTION: &str = "faktura-api";

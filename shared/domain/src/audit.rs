@@ -24,6 +24,8 @@ pub enum Cause {
     Job { job_id: Id, kind: String },
     /// An upgrade of stored data.
     Migration { from_version: u32 },
+    /// A file put into the stack's inbox (a bank statement), by its key.
+    Inbox { key: String },
 }
 
 /// One entry of a document's trail.

@@ -3,6 +3,7 @@
 //! hands events to the domain. Nothing here renders PDFs (the issue worker adds typst itself).
 
 pub mod config;
+pub mod inbox;
 pub mod queue;
 
 pub use config::StackConfig;
