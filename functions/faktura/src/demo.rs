@@ -1,7 +1,9 @@
 //! `faktura demo`: every sample booking through the real HTTP route, then what happens to
 //! documents later (a proforma paid, cancellations, payments), then a table of every document;
 //! then a course booked in instalments, billed on a simulated clock moved on by three months
-//! (nobody pays: the reminders and dunning letters follow, then the owner's mail).
+//! (nobody pays: the reminders and dunning letters follow, then the owner's mail). Between
+//! the two: a bank statement imported, which pays two invoices (one by its QR code's RF
+//! reference, one by the number typed into the transfer) and leaves a transfer for review.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -87,6 +89,10 @@ pub struct DemoBalance {
 pub struct DemoReport {
     pub rows: Vec<DemoRow>,
     pub balances: Vec<DemoBalance>,
+    /// The EPC QR code printed on an invoice: its PDF and the code's text.
+    pub qr: Option<(PathBuf, String)>,
+    /// The bank statement imported: its file and what `faktura import` printed.
+    pub statement: Option<(PathBuf, String)>,
     /// The instalments of `events/schedules/`, billed on the demo's own simulated clock.
     pub instalments: Vec<DemoInstalment>,
 }
@@ -232,6 +238,8 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<DemoReport, Strin
         }
     }
     settle(&app, &tenant_ids).await?;
+    let (qr, statement) = money_in(&app, &client, &base, data_dir).await?;
+    settle(&app, &tenant_ids).await?;
     // The demo tenants are in Berlin.
     let today = faktura_domain::values::TimeZone::BERLIN.date_of(app.stores.clock.now());
     let mut rows = Vec::new();
@@ -323,8 +331,90 @@ pub async fn run(data_dir: &Path, events_dir: &Path) -> Result<DemoReport, Strin
     Ok(DemoReport {
         rows,
         balances,
+        qr,
+        statement,
         instalments,
     })
+}
+
+/// Money in: the QR code of the demo tenant's first open invoice, then a bank statement (as
+/// the bank would export it) paying it by the code's RF reference and the second open invoice
+/// by its number in the transfer text, plus a transfer nobody can place; imported through
+/// `POST /v1/bank-statements` as `faktura import` does.
+async fn money_in(
+    app: &LocalApp,
+    client: &reqwest::Client,
+    base: &str,
+    data_dir: &Path,
+) -> Result<(Option<(PathBuf, String)>, Option<(PathBuf, String)>), String> {
+    use faktura_bank::sample::{Entry, camt053};
+    use faktura_domain::payment_codes::{PaymentRequest, epc_qr_payload};
+    let tenant: Id = tenants::DEMO_TENANT
+        .parse()
+        .map_err(|e: faktura_domain::money::ValueError| e.0)?;
+    let open = app
+        .stores
+        .repository
+        .documents(
+            &tenant,
+            &faktura_domain::ports::DocumentFilter {
+                kind: Some(faktura_domain::model::DocumentKind::Invoice),
+                payment: Some(faktura_domain::document::PaymentState::Open),
+                ..Default::default()
+            },
+            None,
+            200,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .documents;
+    // Invoices nothing happened to since (no credit note): what the code asks is what is open.
+    let open: Vec<_> = open
+        .into_iter()
+        .filter(|d| d.settlement.open() == d.content.totals.amount_due)
+        .collect();
+    let [first, second, ..] = open.as_slice() else {
+        return Ok((None, None));
+    };
+    let qr = PaymentRequest::of(&first.content).and_then(|request| {
+        let bank = first.content.seller.bank.as_ref()?;
+        epc_qr_payload(bank, &request)
+            .map(|code| (app.document_path(&pdf_key(&first.content)), code))
+    });
+    let mut by_code = Entry::credit(
+        "DEMO-1",
+        &first.settlement.open().to_string(),
+        &first.content.buyer.name,
+        "",
+    );
+    by_code.creditor_reference =
+        PaymentRequest::of(&first.content).map(|r| r.remittance.electronic().to_string());
+    let entries = [
+        by_code,
+        Entry::credit(
+            "DEMO-2",
+            &second.settlement.open().to_string(),
+            &second.content.buyer.name,
+            &format!("Rechnung {} vielen Dank", second.content.number),
+        ),
+        Entry::credit("DEMO-3", "25.00", "Unbekannt", "Kursgebuehr"),
+    ];
+    let file = data_dir.join("bank").join("kontoauszug-camt053.xml");
+    let xml = camt053("DEMO-STATEMENT", &entries);
+    std::fs::create_dir_all(file.parent().unwrap_or(data_dir))
+        .and_then(|()| std::fs::write(&file, &xml))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let answer = crate::client::import_statement(client, base, tenants::DEMO_API_KEY, xml).await?;
+    if answer.status != 200 {
+        return Err(format!(
+            "the statement import answered {}: {}",
+            answer.status, answer.body
+        ));
+    }
+    Ok((
+        qr,
+        Some((file, crate::client::import_report(&answer.body)?)),
+    ))
 }
 
 /// `events/schedules/<tenant>/*.json` (bookings billed in instalments) on a local Faktura of
@@ -596,6 +686,25 @@ pub fn print_table(report: &DemoReport) {
             println!("    contract: {}", contract.display());
         }
         println!("    mail: {}", r.mail.display());
+    }
+    if let Some((pdf, code)) = &report.qr {
+        println!(
+            "\nEvery EUR invoice carries an EPC QR code (GiroCode) for its banking app; this one is on {}:",
+            pdf.display()
+        );
+        for line in code.lines() {
+            println!("    | {line}");
+        }
+    }
+    if let Some((file, printed)) = &report.statement {
+        println!(
+            "\nA bank statement imported (`faktura import {}`):",
+            file.display()
+        );
+        for line in printed.lines() {
+            println!("  {line}");
+        }
+        println!("  The review list: GET /v1/bank-transactions?state=unmatched");
     }
     if !report.balances.is_empty() {
         println!("\nCustomer balances (negative: credit owed to the customer):");

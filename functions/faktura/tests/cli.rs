@@ -63,6 +63,20 @@ fn demo_turns_every_sample_into_an_invoice_pdf_and_mail() {
         )),
         "{stdout}"
     );
+    // Money in: an invoice's QR code, and a statement that pays two invoices and leaves one
+    // transfer for review (their rows below show them paid).
+    assert!(stdout.contains("EPC QR code (GiroCode)"), "{stdout}");
+    assert!(
+        stdout.contains("    | BCD\n    | 002\n    | 1\n    | SCT"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 transaction(s) new, 0 recorded before; 2 matched, 1 for review"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[creditor_reference]") && stdout.contains("[number_in_text]"));
+    let statement = data.join("bank/kontoauszug-camt053.xml");
+    assert!(statement.exists(), "the statement file is kept");
     let rows: Vec<&str> = stdout
         .lines()
         .filter(|l| l.starts_with("demo ") || l.starts_with("kleinunternehmer "))
@@ -271,5 +285,34 @@ fn serve_and_send_like_a_platform() {
         .unwrap();
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stdout).starts_with("401 "));
+
+    // A bank statement as a savings bank exports it: nothing in it pays this server's
+    // invoices, so its credits wait for review and its debit is ignored; again: recorded before.
+    let statement = repo_root().join("shared/bank/tests/statements/camt053_001_02_sparkasse.xml");
+    let import = |file: &std::path::Path| {
+        Command::new(BIN)
+            .arg("import")
+            .arg(file)
+            .args(["--url", &url])
+            .output()
+            .unwrap()
+    };
+    let first = import(&statement);
+    let printed = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{printed}");
+    assert!(
+        printed.starts_with("1 statement(s): 6 transaction(s) new, 0 recorded before; 0 matched, 5 for review, 1 ignored"),
+        "{printed}"
+    );
+    assert!(printed.contains("ignored (debit)"), "{printed}");
+    let again = import(&statement);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 transaction(s) new, 6 recorded before"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let not_one = import(&repo_root().join("README.md"));
+    assert!(!not_one.status.success());
+    assert!(String::from_utf8_lossy(&not_one.stdout).starts_with("422 "));
     drop(server);
 }

@@ -7,6 +7,7 @@
 
 mod camt;
 mod mt940;
+pub mod sample;
 
 pub use faktura_domain::bank::{BankStatement, Direction, StatementTransaction};
 

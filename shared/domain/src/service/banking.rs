@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::Cause;
 use crate::bank::{
-    Allocation, BankStatement, BankTransaction, Decision, MatchRule, OpenItem,
-    StatementTransaction, TransactionState, TransactionStateKind, decide,
+    Allocation, BankStatement, BankTransaction, Decision, MatchRule, Matcher, OpenItem,
+    StatementTransaction, TransactionState, TransactionStateKind,
 };
 use crate::document::{Document, PaymentState};
 use crate::error::{AppError, ErrorKind};
@@ -85,7 +85,7 @@ impl Banking {
         cause: &Cause,
     ) -> Result<ImportSummary, AppError> {
         super::tenant(&self.stores, tenant_id).await?;
-        let mut open = self.open_items(tenant_id).await?;
+        let mut matcher = Matcher::new(self.open_items(tenant_id).await?);
         let mut summary = ImportSummary {
             statements: statements.len(),
             transactions: Vec::new(),
@@ -93,18 +93,17 @@ impl Banking {
         };
         for statement in statements {
             for tx in &statement.transactions {
-                let (recorded, new) = self.record(tenant_id, statement, tx, &open, cause).await?;
+                let (recorded, new) = self
+                    .record(tenant_id, statement, tx, &matcher, cause)
+                    .await?;
                 if !new {
                     summary.duplicates += 1;
                 }
                 // What it paid is no longer open for the next transaction of the file.
-                if let TransactionState::Matched { allocations, .. } = &recorded.state {
+                if new && let TransactionState::Matched { allocations, .. } = &recorded.state {
                     for a in allocations {
-                        if let Some(o) = open.iter_mut().find(|o| o.document_id == a.document_id) {
-                            o.open = o.open - a.amount;
-                        }
+                        matcher.paid(&a.document_id, a.amount);
                     }
-                    open.retain(|o| !o.open.is_zero() && !o.open.is_negative());
                 }
                 summary.transactions.push(recorded);
             }
@@ -118,7 +117,7 @@ impl Banking {
         tenant_id: &Id,
         statement: &BankStatement,
         tx: &StatementTransaction,
-        open: &[OpenItem],
+        matcher: &Matcher,
         cause: &Cause,
     ) -> Result<(BankTransaction, bool), AppError> {
         let s = &self.stores;
@@ -131,7 +130,7 @@ impl Banking {
                 }
                 let now = s.clock.now();
                 let mut change = Change::for_tenant(tenant_id);
-                let mut state = match decide(tx, open) {
+                let mut state = match matcher.decide(tx) {
                     Decision::Matched { rule, allocations } => {
                         TransactionState::Matched { rule, allocations }
                     }
