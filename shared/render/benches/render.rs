@@ -161,6 +161,27 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // The same page with its EPC QR code and a payment link (issue 11): the code's SVG is
+    // made and laid out per render.
+    let with_qr = {
+        let mut view: serde_json::Value = serde_json::from_slice(ONE_PAGE).expect("fixture");
+        view["payment"]["qr"] = serde_json::Value::from(
+            "BCD\n002\n1\nSCT\nBYLADEM1001\nYogastudio Sonnenschein GmbH\nDE02120300000000202051\nEUR119.00\n\nRF25RE202600001",
+        );
+        view["payment"]["link"] =
+            serde_json::Value::from("https://pay.example.com/yoga/RE-2026-00001?amount=119.00");
+        serde_json::to_vec(&view).expect("json")
+    };
+    c.bench_function("render_one_page_with_qr_warm", |b| {
+        b.iter(|| {
+            black_box(
+                renderer
+                    .render_pdf(black_box(&with_qr), "bench")
+                    .expect("render"),
+            )
+        })
+    });
+
     c.bench_function("render_hybrid_one_page_warm", |b| {
         b.iter(|| {
             black_box(
