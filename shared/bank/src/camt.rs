@@ -256,19 +256,35 @@ fn entry_transactions(
         .or(date(entry.child("ValDt"), &format!("{at}/ValDt"))?)
         .ok_or_else(|| StatementError::new(format!("{at}: no BookgDt")))?;
     let value_date = date(entry.child("ValDt"), &format!("{at}/ValDt"))?;
-    let entry_reference = entry
-        .text_at("AcctSvcrRef")
-        .or_else(|| entry.text_at("NtryRef"));
+    // Only the bank's own reference: `NtryRef` is often a position within one statement, the
+    // same in the next one (the content hash keys such entries instead).
+    let entry_reference = entry.text_at("AcctSvcrRef");
     let details: Vec<&Element> = entry
         .children("NtryDtls")
         .flat_map(|d| d.children("TxDtls"))
         .collect();
     let batch = details.len() > 1;
     // A batch whose transactions carry no amounts of their own cannot be split.
-    let splittable = !batch
-        || details
+    // A batch is split only when its transactions carry amounts of their own, in the entry's
+    // currency, that add up to what was booked; else it stays one transaction.
+    let splittable = !batch || {
+        let amounts: Vec<Option<(Amount, Currency)>> = details
             .iter()
-            .all(|t| t.at("AmtDtls/TxAmt/Amt").or(t.child("Amt")).is_some());
+            .map(|t| {
+                t.at("AmtDtls/TxAmt/Amt")
+                    .or(t.child("Amt"))
+                    .and_then(|a| money(a, at).ok())
+            })
+            .collect();
+        amounts
+            .iter()
+            .all(|a| a.is_some_and(|(_, c)| c == entry_currency))
+            && amounts
+                .iter()
+                .flatten()
+                .fold(Amount::ZERO, |sum, (a, _)| sum + *a)
+                == entry_amount
+    };
     if details.is_empty() || !splittable {
         let mut tx = StatementTransaction {
             bank_reference: entry_reference,
@@ -297,9 +313,11 @@ fn entry_transactions(
     }
     for (i, detail) in details.iter().enumerate() {
         let tat = format!("{at}/NtryDtls/TxDtls[{}]", i + 1);
+        // One transaction: what was booked (the instructed amount may differ by charges or
+        // another currency); several: each its own, which add up to it (checked above).
         let (amount, currency) = match detail.at("AmtDtls/TxAmt/Amt").or(detail.child("Amt")) {
-            Some(a) => money(a, &format!("{tat}/Amt"))?,
-            None => (entry_amount, entry_currency),
+            Some(a) if batch => money(a, &format!("{tat}/Amt"))?,
+            _ => (entry_amount, entry_currency),
         };
         let direction = match detail.text_at("CdtDbtInd") {
             Some(d) => direction(&d, &format!("{tat}/CdtDbtInd"))?,

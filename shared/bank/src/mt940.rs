@@ -51,8 +51,12 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<BankStatement>, StatementError> 
             statement.transactions.push(tx);
         }
     };
+    // An `:86:` describes the `:61:` right before it; one after the closing balance is
+    // information for the account owner, about no transaction.
+    let mut after_line = false;
     for (tag, value, line) in fields(&text) {
         let at = format!("line {line} (:{tag}:)");
+        let describes = std::mem::replace(&mut after_line, tag == "61");
         match tag.as_str() {
             "20" => {
                 flush(&mut pending, &mut out);
@@ -90,7 +94,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<BankStatement>, StatementError> 
                 pending = Some(statement_line(&value, ccy, &at)?);
             }
             "86" => {
-                if let Some(tx) = pending.as_mut() {
+                if describes && let Some(tx) = pending.as_mut() {
                     describe(&value, tx);
                 }
             }

@@ -121,6 +121,8 @@ fn mt940_with_german_structured_details() {
     assert_eq!(t[2].amount, eur("50.00"), "'50,' is 50.00");
     assert_eq!(t[2].end_to_end_id.as_deref(), Some("RE-2026-00002"));
     assert_eq!(t[2].remittance, "Danke");
+    // The account owner's :86: after the closing balance describes no transaction.
+    assert!(!t[2].remittance.contains("Kontoinformation"));
     assert_eq!(t[2].booking_date, day(31));
 }
 

@@ -275,22 +275,19 @@ fn references_in(text: &str) -> Vec<CreditorReference> {
         if !word.starts_with("RF") {
             continue;
         }
-        // `RF18 5390 0754 7034`: join the following groups while the reference is valid.
+        // `RF18 5390 0754 7034`: every join of the following groups that verifies is a
+        // candidate (a longer join can verify by chance too; the index decides which is ours).
         let mut joined = String::new();
-        let mut best = None;
         for next in words.iter().skip(i) {
             joined.push_str(next);
             if joined.len() > 25 {
                 break;
             }
-            if let Ok(r) = joined.parse::<CreditorReference>() {
-                best = Some(r);
+            if let Ok(r) = joined.parse::<CreditorReference>()
+                && !out.contains(&r)
+            {
+                out.push(r);
             }
-        }
-        if let Some(r) = best
-            && !out.contains(&r)
-        {
-            out.push(r);
         }
     }
     out
@@ -337,6 +334,11 @@ pub struct Matcher {
     by_amount: HashMap<(Amount, Currency), Vec<usize>>,
     by_document: HashMap<String, usize>,
     longest: usize,
+    /// Numbers of this tenant's invoices that are not open (paid, credited): a transfer
+    /// naming one is the owner's to look at, not the next open invoice's.
+    closed: HashMap<String, usize>,
+    closed_numbers: Vec<String>,
+    closed_longest: usize,
 }
 
 impl Matcher {
@@ -348,6 +350,9 @@ impl Matcher {
             by_document: HashMap::with_capacity(items.len()),
             longest: 0,
             items: Vec::new(),
+            closed: HashMap::new(),
+            closed_numbers: Vec::new(),
+            closed_longest: 0,
         };
         for item in items {
             if item.open.is_zero() || item.open.is_negative() {
@@ -369,6 +374,20 @@ impl Matcher {
             m.items.push(item);
         }
         m
+    }
+
+    /// Adds the numbers of the tenant's invoices that are not open.
+    pub fn with_closed(mut self, numbers: impl IntoIterator<Item = InvoiceNumber>) -> Matcher {
+        for number in numbers {
+            let key = compact(number.as_str());
+            if key.is_empty() || self.by_number.contains_key(&key) {
+                continue;
+            }
+            self.closed_longest = self.closed_longest.max(key.len());
+            self.closed.insert(key, self.closed_numbers.len());
+            self.closed_numbers.push(number.as_str().to_string());
+        }
+        self
     }
 
     /// Records that `amount` of `document` was paid: what is left is open for the next
@@ -406,11 +425,16 @@ impl Matcher {
     }
 
     pub fn decide(&self, tx: &StatementTransaction) -> Decision {
+        // A reversal either way (a credit taken back, a debit returned) may undo a payment:
+        // the owner decides, before debits are set aside.
+        if tx.reversal {
+            return Decision::Review("a returned or reversed booking".into());
+        }
         if tx.direction == Direction::Debit {
             return Decision::Ignored;
         }
-        if tx.reversal {
-            return Decision::Review("a returned or reversed booking".into());
+        if let Some(too_many) = self.too_many_named(tx) {
+            return too_many;
         }
         let references: Vec<CreditorReference> = tx
             .creditor_reference
@@ -434,9 +458,18 @@ impl Matcher {
             }
             // The payer named a reference, and it is none of ours that is open (paid already,
             // another creditor's): guessing by amount would be wrong as often as right.
+            let named = references
+                .iter()
+                .max_by_key(|r| r.as_str().len())
+                .map(CreditorReference::as_str)
+                .unwrap_or_default();
+            return Decision::Review(format!("reference {named} belongs to no open invoice"));
+        }
+        let closed = numbers_in(&tx.remittance, &self.closed, self.closed_longest);
+        if let Some(&first) = closed.first() {
             return Decision::Review(format!(
-                "reference {} belongs to no open invoice",
-                references[0]
+                "names invoice {}, which is not open (paid or credited)",
+                self.closed_numbers[first]
             ));
         }
         let in_text = self.items(
@@ -473,6 +506,22 @@ impl Matcher {
                 by_amount.len()
             )),
         }
+    }
+}
+
+/// The most invoices one transaction pays: each is several writes of one atomic change, which
+/// DynamoDB caps at 100.
+pub const MAX_ALLOCATIONS: usize = 20;
+
+impl Matcher {
+    /// A transfer naming more open invoices than one change can pay goes to review.
+    fn too_many_named(&self, tx: &StatementTransaction) -> Option<Decision> {
+        let named = numbers_in(&tx.remittance, &self.by_number, self.longest).len();
+        (named > MAX_ALLOCATIONS).then(|| {
+            Decision::Review(format!(
+                "names {named} invoices; at most {MAX_ALLOCATIONS} are paid by one transfer"
+            ))
+        })
     }
 }
 
@@ -603,6 +652,14 @@ mod tests {
         }
         let d = decide(&credit(7000, "RE-2026-000012"), &open());
         assert_eq!(matched(&d).1, vec![("doc12", amount(7000))]);
+        // A number that is paid already is not the next open invoice's, even where the
+        // amount and the payer fit another.
+        let matcher = Matcher::new(open()).with_closed(["RE-2026-00007".parse().unwrap()]);
+        let d = matcher.decide(&credit(11900, "Rechnung RE-2026-00007"));
+        assert!(
+            matches!(&d, Decision::Review(r) if r.contains("RE-2026-00007")),
+            "{d:?}"
+        );
         // Partial and over: one invoice takes what was paid.
         let d = decide(&credit(2000, "RE-2026-00001"), &open());
         assert_eq!(matched(&d).1, vec![("doc1", amount(2000))]);
@@ -642,6 +699,26 @@ mod tests {
         let mut ret = credit(11900, "RE-2026-00001");
         ret.reversal = true;
         assert!(matches!(decide(&ret, &open()), Decision::Review(_)));
+        // A credit taken back (a debit reversing it) may undo a payment: review too.
+        ret.direction = Direction::Debit;
+        assert!(matches!(decide(&ret, &open()), Decision::Review(_)));
+        // More invoices named than one change can pay: review.
+        let many: Vec<OpenItem> = (1..=25)
+            .map(|i| {
+                item(
+                    &format!("m{i}"),
+                    &format!("RE-9-{i}"),
+                    100,
+                    "Erika Mustermann",
+                )
+            })
+            .collect();
+        let text: Vec<String> = (1..=25).map(|i| format!("RE-9-{i}")).collect();
+        let d = decide(&credit(2500, &text.join(" ")), &many);
+        assert!(
+            matches!(&d, Decision::Review(r) if r.contains("25 invoices")),
+            "{d:?}"
+        );
         // Another currency is not this invoice's payment.
         let mut chf = credit(11900, "RE-2026-00001");
         chf.currency = "CHF".parse().unwrap();

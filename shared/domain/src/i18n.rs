@@ -222,6 +222,8 @@ pub fn labels(lang: Language) -> Vec<(&'static str, &'static str)> {
 /// The captions of a mail's payment details.
 pub struct PaymentMailLabels {
     pub heading: &'static str,
+    /// The heading when only the link says how to pay (no bank account).
+    pub heading_online: &'static str,
     pub payee: &'static str,
     pub amount: &'static str,
     pub reference: &'static str,
@@ -232,6 +234,7 @@ pub fn payment_mail_labels(lang: Language) -> PaymentMailLabels {
     match lang {
         Language::De => PaymentMailLabels {
             heading: "Zahlung per Überweisung",
+            heading_online: "Zahlung",
             payee: "Empfänger",
             amount: "Betrag",
             reference: "Verwendungszweck",
@@ -239,6 +242,7 @@ pub fn payment_mail_labels(lang: Language) -> PaymentMailLabels {
         },
         Language::En => PaymentMailLabels {
             heading: "Payment by bank transfer",
+            heading_online: "Payment",
             payee: "Payee",
             amount: "Amount",
             reference: "Payment reference",

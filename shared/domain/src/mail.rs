@@ -241,7 +241,12 @@ fn payment_block(invoice: &Invoice) -> Option<PaymentBlock> {
     rows.push((labels.amount.to_string(), amount));
     rows.push((labels.reference.to_string(), request.remittance.printed()));
     Some(PaymentBlock {
-        heading: labels.heading.to_string(),
+        heading: if bank.is_some() {
+            labels.heading
+        } else {
+            labels.heading_online
+        }
+        .to_string(),
         rows,
         link,
     })

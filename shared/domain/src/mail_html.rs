@@ -68,7 +68,7 @@ pub fn html(lang: Language, subject: &str, body: &str, block: Option<&PaymentBlo
         out.push_str(&lines.join("<br>\n"));
         out.push_str("</p>\n");
     }
-    if paragraphs.len() < 2
+    if paragraphs.len() <= 2
         && let Some(block) = block
     {
         push_block(&mut out, block);
@@ -147,6 +147,15 @@ mod tests {
         assert!(table < html.find("Mit freundlichen").unwrap());
         for remote in ["<img", "src=", "url(", "@import", "<link", "<script"] {
             assert!(!html.contains(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn a_short_mail_keeps_its_block() {
+        for body in ["Hallo,\r\n\r\nAnbei.\r\n", "Hallo\r\n", ""] {
+            let html = html(Language::De, "x", body, Some(&block()));
+            assert_eq!(html.matches("<table").count(), 1, "{body:?}: {html}");
+            assert!(text_with_block(body, Some(&block())).contains("IBAN"));
         }
     }
 

@@ -322,10 +322,14 @@ impl TryFrom<String> for PaymentLink {
 
     fn try_from(template: String) -> Result<Self, Self::Error> {
         let lower = template.to_ascii_lowercase();
-        let local = ["http://localhost", "http://127.0.0.1"].iter().any(|p| {
-            lower
-                .strip_prefix(p)
-                .is_some_and(|r| r.starts_with([':', '/']))
+        // Plain http only to this machine: its authority is exactly localhost or 127.0.0.1,
+        // with a port at most (`http://localhost:@evil.example` is not).
+        let local = lower.strip_prefix("http://").is_some_and(|rest| {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
+            matches!(host, "localhost" | "127.0.0.1")
+                && port.chars().all(|c| c.is_ascii_digit())
+                && port.len() <= 5
         });
         if !(lower.starts_with("https://") || local) {
             return Err("a payment link must start with https://".into());
@@ -505,5 +509,16 @@ mod tests {
         }
         assert!(PaymentLink::try_from("http://localhost:8080/pay/{number}".to_string()).is_ok());
         assert!(PaymentLink::try_from("http://localhost.evil/pay".to_string()).is_err());
+        for bypass in [
+            "http://localhost:@evil.example/{number}",
+            "http://localhost:80@evil.example/{number}",
+            "http://127.0.0.1.evil.example/{number}",
+        ] {
+            assert!(
+                PaymentLink::try_from(bypass.to_string()).is_err(),
+                "{bypass}"
+            );
+        }
+        assert!(PaymentLink::try_from("http://127.0.0.1/pay?n={number}".to_string()).is_ok());
     }
 }

@@ -109,6 +109,12 @@ impl Inbox {
             tracing::warn!(key = %object.key, "not an inbox object of this stack: ignored");
             return Ok(());
         }
+        // S3 takes keys our file store refuses (`inbox/demo//x`, `..` segments): such a file
+        // cannot be read through it, and retrying would not change that.
+        if faktura_domain::ports::check_file_key(&object.key).is_err() {
+            tracing::warn!("an inbox key the file store refuses: ignored");
+            return Ok(());
+        }
         let report_key = format!(
             "{REPORT_PREFIX}{}.json",
             object.key.strip_prefix(INBOX_PREFIX).unwrap_or(&object.key)
@@ -156,6 +162,11 @@ impl Inbox {
     }
 
     async fn report(&self, key: &str, body: Vec<u8>) -> Result<(), String> {
+        if faktura_domain::ports::check_file_key(key).is_err() {
+            // A key near S3's limit has no room for the report's prefix: the import stands.
+            tracing::warn!("no report: its key would be too long");
+            return Ok(());
+        }
         let name = key.rsplit('/').next().unwrap_or("report.json").to_string();
         self.files
             .put_file(key, body, "application/json", &name)

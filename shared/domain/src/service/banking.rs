@@ -10,13 +10,13 @@ use crate::bank::{
     Allocation, BankStatement, BankTransaction, Decision, MatchRule, Matcher, OpenItem,
     StatementTransaction, TransactionState, TransactionStateKind,
 };
-use crate::document::{Document, PaymentState};
+use crate::document::Document;
 use crate::error::{AppError, ErrorKind};
 use crate::ledger::{EntryKind, PaymentDetails};
 use crate::model::DocumentKind;
 use crate::money::Amount;
 use crate::ports::{BankTransactionWrite, Change, Conflict, DocumentFilter, Stores};
-use crate::values::Id;
+use crate::values::{Id, InvoiceNumber};
 
 use super::issuing::{entry, update_into};
 use super::{Attempt, commit_with_retry};
@@ -48,12 +48,19 @@ impl Banking {
         Banking { stores }
     }
 
-    /// The tenant's invoices and proformas that can still be paid, for matching.
-    async fn open_items(&self, tenant: &Id) -> Result<Vec<OpenItem>, AppError> {
+    /// The tenant's invoices that can still be paid, and the numbers of those that cannot
+    /// (paid, overpaid, credited) and of proformas, for matching.
+    async fn open_items(
+        &self,
+        tenant: &Id,
+    ) -> Result<(Vec<OpenItem>, Vec<InvoiceNumber>), AppError> {
         let mut items = Vec::new();
-        for payment in [PaymentState::Open, PaymentState::PartiallyPaid] {
+        let mut closed = Vec::new();
+        // One pass over the tenant's invoices and one over its proformas (a number index is
+        // for tenants with far more documents than ours have).
+        for kind in [DocumentKind::Invoice, DocumentKind::Proforma] {
             let filter = DocumentFilter {
-                payment: Some(payment),
+                kind: Some(kind),
                 ..DocumentFilter::default()
             };
             let mut cursor = None;
@@ -64,8 +71,17 @@ impl Banking {
                     .documents(tenant, &filter, cursor.as_deref(), 500)
                     .await?;
                 for d in &page.documents {
-                    if let Some(item) = open_item(d) {
-                        items.push(item);
+                    match open_item(d) {
+                        Some(item) => items.push(item),
+                        None if d.lifecycle.is_issued()
+                            && matches!(
+                                d.kind(),
+                                DocumentKind::Invoice | DocumentKind::Proforma
+                            ) =>
+                        {
+                            closed.push(d.content.number.clone());
+                        }
+                        None => {}
                     }
                 }
                 match page.next_cursor {
@@ -74,7 +90,7 @@ impl Banking {
                 }
             }
         }
-        Ok(items)
+        Ok((items, closed))
     }
 
     /// Records every transaction of `statements` once and pays what it finds.
@@ -85,7 +101,8 @@ impl Banking {
         cause: &Cause,
     ) -> Result<ImportSummary, AppError> {
         super::tenant(&self.stores, tenant_id).await?;
-        let mut matcher = Matcher::new(self.open_items(tenant_id).await?);
+        let (open, closed) = self.open_items(tenant_id).await?;
+        let mut matcher = Matcher::new(open).with_closed(closed);
         let mut summary = ImportSummary {
             statements: statements.len(),
             transactions: Vec::new(),
@@ -144,6 +161,10 @@ impl Banking {
                         .pay_into(&mut change, tenant_id, &id, tx, allocations, cause, now)
                         .await
                     {
+                        // Only a refusal of the documents themselves; an outage is retried.
+                        if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::Internal) {
+                            return Err(e);
+                        }
                         change = Change::for_tenant(tenant_id);
                         state = TransactionState::Unmatched {
                             reason: format!("could not be recorded: {}", e.message),
@@ -394,9 +415,11 @@ impl Banking {
     }
 }
 
-/// An issued invoice or proforma with something open, as matching sees it.
+/// An issued invoice with something open, as matching sees it. Proformas are not: their
+/// payment comes through their booking (which issues the final invoice), so a transfer for
+/// one waits for the owner.
 fn open_item(d: &Document) -> Option<OpenItem> {
-    let payable = matches!(d.kind(), DocumentKind::Invoice | DocumentKind::Proforma);
+    let payable = d.kind() == DocumentKind::Invoice;
     let open = d.settlement.open();
     if !payable || !d.lifecycle.is_issued() || open.is_zero() || open.is_negative() {
         return None;
