@@ -149,7 +149,53 @@ async fn a_statement_pays_two_invoices_and_leaves_one_transaction_for_review() {
         3
     );
 
-    // Paid invoices are not chased: 8 days after the due date only the third (1.00 open)
+    // A transfer for several invoices: the owner spreads it (at most what came in).
+    let (status, _) = post_statement(
+        &t,
+        camt053(
+            "STMT-2",
+            &[Entry::credit(
+                "B-4",
+                "5.00",
+                "Jana Beispiel",
+                "Rest und Trinkgeld",
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let review = t.get_ok("/v1/bank-transactions?state=unmatched").await;
+    let tx = review["transactions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/bank-transactions/{tx}/assign");
+    let (status, body) = t
+        .call(Method::POST, &path, Some(json!({ "allocations": [
+            { "invoice_id": ids[2], "amount": "0.50" }, { "invoice_id": ids[1], "amount": "4.51" } ] })))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "allocations[1].amount", "{body}");
+    let (status, body) = t
+        .call(
+            Method::POST,
+            &path,
+            Some(json!({ "invoice_id": ids[2], "allocations": [] })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, spread) = t
+        .call(Method::POST, &path, Some(json!({ "allocations": [
+            { "invoice_id": ids[2], "amount": "0.50" }, { "invoice_id": ids[1], "amount": "4.50" } ] })))
+        .await;
+    assert_eq!(status, 200, "{spread}");
+    assert_eq!(spread["allocations"].as_array().unwrap().len(), 2);
+    let third = t.get_ok(&format!("/v1/invoices/{}", ids[2])).await;
+    assert_eq!(third["payment"]["open"], "0.50", "{third}");
+    let second = t.get_ok(&format!("/v1/invoices/{}", ids[1])).await;
+    assert_eq!(second["payment"]["state"], "overpaid", "{second}");
+
+    // Paid invoices are not chased: 8 days after the due date only the third (0.50 open)
     // has a reminder.
     let due = t.get_ok(&format!("/v1/invoices/{}", ids[0])).await["due_date"]
         .as_str()

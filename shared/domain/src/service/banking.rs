@@ -278,6 +278,44 @@ impl Banking {
         amount: Option<Amount>,
         cause: &Cause,
     ) -> Result<BankTransaction, AppError> {
+        self.assign_parts(tenant_id, id, &[(document_id.clone(), amount)], cause)
+            .await
+    }
+
+    /// The owner's decision, spread over several invoices: each `(document, amount)` (an
+    /// amount may be left out only when there is one part: then all of it), together at most
+    /// the transaction's amount, each document once. Errors name `allocations[i]`'s field.
+    pub async fn assign_parts(
+        &self,
+        tenant_id: &Id,
+        id: &Id,
+        parts: &[(Id, Option<Amount>)],
+        cause: &Cause,
+    ) -> Result<BankTransaction, AppError> {
+        if parts.is_empty() || parts.len() > crate::bank::MAX_ALLOCATIONS {
+            return Err(refused(
+                "invalid_allocations",
+                format!("assign to 1 to {} invoices", crate::bank::MAX_ALLOCATIONS),
+            )
+            .with_field("allocations"));
+        }
+        let field = |i: usize, name: &str| {
+            if parts.len() == 1 {
+                name.to_string()
+            } else {
+                format!("allocations[{i}].{name}")
+            }
+        };
+        for (i, (doc, amount)) in parts.iter().enumerate() {
+            if parts.len() > 1 && amount.is_none() {
+                return Err(refused("invalid_amount", "each part names its amount")
+                    .with_field(field(i, "amount")));
+            }
+            if parts.iter().take(i).any(|(d, _)| d == doc) {
+                return Err(refused("invalid_allocations", "each invoice once")
+                    .with_field(field(i, "invoice_id")));
+            }
+        }
         let s = &self.stores;
         commit_with_retry(
             s,
@@ -315,58 +353,55 @@ impl Banking {
                         "a debit is no payment to assign",
                     ));
                 }
-                let amount = amount.unwrap_or(tx.amount);
-                if amount > tx.amount {
-                    return Err(refused(
-                        "amount_exceeds_transaction",
-                        format!("the transaction brought {} only", tx.amount),
-                    )
-                    .with_field("amount"));
-                }
-                if amount.is_zero() || amount.is_negative() {
-                    return Err(refused("invalid_amount", "a payment is a positive amount")
-                        .with_field("amount"));
-                }
-                let doc = s
-                    .repository
-                    .document(tenant_id, document_id)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::not_found(
-                            "document_not_found",
-                            format!("no document '{document_id}'"),
-                        )
-                        .with_field("invoice_id")
-                    })?;
-                let now = s.clock.now();
-                let allocation = Allocation {
-                    document_id: document_id.clone(),
-                    number: doc.content.number.clone(),
-                    amount,
-                };
-                let mut change = Change::for_tenant(tenant_id);
-                self.pay_into(
-                    &mut change,
-                    tenant_id,
-                    id,
-                    tx,
-                    std::slice::from_ref(&allocation),
-                    cause,
-                    now,
-                )
-                .await
-                .map_err(|e| {
-                    if e.field.is_none() {
-                        e.with_field("invoice_id")
-                    } else {
-                        e
+                let mut allocations = Vec::with_capacity(parts.len());
+                let mut total = Amount::ZERO;
+                for (i, (document_id, amount)) in parts.iter().enumerate() {
+                    let amount = amount.unwrap_or(tx.amount);
+                    if amount.is_zero() || amount.is_negative() {
+                        return Err(refused("invalid_amount", "a payment is a positive amount")
+                            .with_field(field(i, "amount")));
                     }
-                })?;
+                    total += amount;
+                    if total > tx.amount {
+                        return Err(refused(
+                            "amount_exceeds_transaction",
+                            format!("the transaction brought {} only", tx.amount),
+                        )
+                        .with_field(field(i, "amount")));
+                    }
+                    let doc = s
+                        .repository
+                        .document(tenant_id, document_id)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::not_found(
+                                "document_not_found",
+                                format!("no document '{document_id}'"),
+                            )
+                            .with_field(field(i, "invoice_id"))
+                        })?;
+                    allocations.push(Allocation {
+                        document_id: document_id.clone(),
+                        number: doc.content.number.clone(),
+                        amount,
+                    });
+                }
+                let now = s.clock.now();
+                let mut change = Change::for_tenant(tenant_id);
+                self.pay_into(&mut change, tenant_id, id, tx, &allocations, cause, now)
+                    .await
+                    .map_err(|e| {
+                        if e.field.is_none() {
+                            e.with_field("invoice_id")
+                        } else {
+                            e
+                        }
+                    })?;
                 let mut updated = current.clone();
                 updated.version = current.version + 1;
                 updated.state = TransactionState::Matched {
                     rule: MatchRule::Assigned,
-                    allocations: vec![allocation],
+                    allocations,
                 };
                 change.bank_transactions.push(BankTransactionWrite {
                     transaction: updated.clone(),

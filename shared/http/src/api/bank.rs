@@ -159,18 +159,42 @@ pub async fn assign(
     let bytes = crate::extract::read_body(&headers, body).await?;
     let id = path_id(&id, "bank_transaction_not_found")?;
     let r: AssignRequest = body_json(&bytes)?;
-    let document = r
-        .invoice_id
-        .parse()
-        .map_err(|_| AppError::invalid("invoice_id", "not a document id"))?;
-    let amount = r
-        .amount
-        .as_ref()
-        .map(|a| a.parse("amount", 2).map(Amount::round))
-        .transpose()?;
+    let document = |field: &str, text: &str| -> Result<faktura_domain::values::Id, AppError> {
+        text.parse()
+            .map_err(|_| AppError::invalid(field, "not a document id"))
+    };
+    let parts = match (r.invoice_id, r.allocations) {
+        (Some(invoice), None) => {
+            let amount = r
+                .amount
+                .as_ref()
+                .map(|a| a.parse("amount", 2).map(Amount::round))
+                .transpose()?;
+            vec![(document("invoice_id", &invoice)?, amount)]
+        }
+        (None, Some(list)) if r.amount.is_none() => list
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Ok((
+                    document(&format!("allocations[{i}].invoice_id"), &p.invoice_id)?,
+                    Some(Amount::round(
+                        p.amount.parse(&format!("allocations[{i}].amount"), 2)?,
+                    )),
+                ))
+            })
+            .collect::<Result<Vec<_>, AppError>>()?,
+        _ => {
+            return Err(AppError::invalid(
+                "invoice_id",
+                "give invoice_id (and amount), or allocations",
+            )
+            .into());
+        }
+    };
     let t = state
         .banking
-        .assign(&c.tenant, &id, &document, amount, &c.cause)
+        .assign_parts(&c.tenant, &id, &parts, &c.cause)
         .await?;
     Ok(json_response(StatusCode::OK, &BankTransactionDto::from(&t)))
 }

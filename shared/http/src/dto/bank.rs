@@ -123,13 +123,26 @@ pub struct BankTransactionListDto {
     pub next_cursor: Option<String>,
 }
 
-/// `POST /v1/bank-transactions/{id}/assign`: the invoice a transaction pays.
+/// `POST /v1/bank-transactions/{id}/assign`: the invoice a transaction pays
+/// (`invoice_id`, `amount`), or the invoices (`allocations`, each with its amount).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({ "invoice_id": "inv_0193", "amount": "119.00" }))]
 pub struct AssignRequest {
-    pub invoice_id: String,
+    #[serde(default)]
+    pub invoice_id: Option<String>,
     /// At most the transaction's amount; default: all of it.
     #[serde(default)]
     pub amount: Option<ExactDecimal>,
+    /// Instead of `invoice_id`: up to 20 invoices, each with its amount; together at most the
+    /// transaction's amount.
+    #[serde(default)]
+    pub allocations: Option<Vec<AssignPart>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignPart {
+    pub invoice_id: String,
+    pub amount: ExactDecimal,
 }
