@@ -10,8 +10,7 @@
 //!
 //! Under `cargo test --benches` it imports 20 as a smoke test.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use faktura_bank::sample::{Entry, camt053};
@@ -19,50 +18,15 @@ use faktura_domain::audit::Cause;
 use faktura_domain::bank::TransactionStateKind;
 use faktura_domain::model::DocumentKind;
 use faktura_domain::payment_codes::CreditorReference;
-use faktura_domain::ports::{Change, DocumentWrite, Stores, SystemClock, TenantRecord};
+use faktura_domain::ports::{Change, DocumentWrite};
 use faktura_domain::service::banking::Banking;
-use faktura_embedded::{FsFileStore, SqliteStore, StaticTenants};
-use faktura_tests::contract::{self, DroppedEvents};
-
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-fn micros_each(elapsed: Duration, n: usize) -> f64 {
-    elapsed.as_secs_f64() * 1e6 / n as f64
-}
+use faktura_tests::bench::{micros_each, peak_rss_mib, smoke, sqlite_stores};
+use faktura_tests::contract;
 
 async fn run(n: usize) {
     let dir = tempfile::tempdir().expect("dir");
     let tenant = contract::sample_tenant(&contract::id("bench"));
-    let db = Arc::new(SqliteStore::open(&dir.path().join("faktura.sqlite3")).expect("db"));
-    let stores = Stores {
-        tenants: Arc::new(StaticTenants::new(vec![(
-            TenantRecord {
-                tenant: tenant.clone(),
-                webhook_secrets: Vec::new(),
-            },
-            Vec::new(),
-        )])),
-        repository: db.clone(),
-        jobs: db,
-        files: Arc::new(FsFileStore::new(dir.path().join("documents"))),
-        events: Arc::new(DroppedEvents),
-        clock: Arc::new(SystemClock),
-    };
+    let stores = sqlite_stores(dir.path(), &tenant);
     // N issued invoices, 100 per commit; quantities 1..=7 so amounts differ.
     let now = Utc::now();
     let mut docs = Vec::with_capacity(n);

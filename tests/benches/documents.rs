@@ -23,37 +23,15 @@ use faktura_domain::document::Document;
 use faktura_domain::jobs::{Job, JobKind, LEASE, SHARDS};
 use faktura_domain::ledger::settlement_of;
 use faktura_domain::model::DocumentKind;
-use faktura_domain::ports::{Change, Stores, SystemClock, TenantRecord};
+use faktura_domain::ports::{Change, TenantRecord};
 use faktura_domain::service::bookings::BookingProcessor;
 use faktura_domain::service::commands::{Answered, Command, Commands, Outcome};
 use faktura_domain::service::intake::BookingIntake;
 use faktura_domain::service::jobs::{Handlers, JobRunner};
 use faktura_domain::values::Id;
-use faktura_embedded::{FsFileStore, SqliteStore, StaticTenants};
-use faktura_tests::contract::{self, DroppedEvents};
+use faktura_tests::bench::{smoke, sqlite_stores as stores};
+use faktura_tests::contract;
 use rust_decimal::Decimal;
-
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
-}
-
-fn stores(dir: &std::path::Path, tenant: &faktura_domain::model::Tenant) -> Stores {
-    let db = Arc::new(SqliteStore::open(&dir.join("faktura.sqlite3")).expect("db"));
-    Stores {
-        tenants: Arc::new(StaticTenants::new(vec![(
-            TenantRecord {
-                tenant: tenant.clone(),
-                webhook_secrets: Vec::new(),
-            },
-            Vec::new(),
-        )])),
-        repository: db.clone(),
-        jobs: db,
-        files: Arc::new(FsFileStore::new(dir.join("documents"))),
-        events: Arc::new(DroppedEvents),
-        clock: Arc::new(SystemClock),
-    }
-}
 
 fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64()

@@ -21,56 +21,20 @@
 //! Under `cargo test --benches` it bills, reminds and collects 20 as a smoke test.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
-use faktura_domain::ports::{Change, Stores, SystemClock, TenantRecord};
+use faktura_domain::ports::{Change, Stores};
 use faktura_domain::schedule::{End, Interval, MissedPeriods, Mode, ScheduleSpec};
 use faktura_domain::service::jobs::{Handlers, JobRunner, RunOutcome, Scheduler};
 use faktura_domain::service::schedules::{ScheduleBiller, create_into, plan_schedule};
-use faktura_embedded::{FsFileStore, SqliteStore, StaticTenants};
-use faktura_tests::contract::{self, DroppedEvents};
-
-fn smoke() -> bool {
-    !std::env::args().any(|a| a == "--bench")
-}
-
-/// The peak resident set of this process so far (VmHWM), in MiB.
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<f64>().ok())
-            })
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
-fn micros_each(elapsed: Duration, n: usize) -> f64 {
-    elapsed.as_secs_f64() * 1e6 / n as f64
-}
+use faktura_tests::bench::{micros_each, peak_rss_mib, smoke, sqlite_stores};
+use faktura_tests::contract;
 
 async fn run(n: usize) {
     let dir = tempfile::tempdir().expect("dir");
     let tenant = contract::sample_tenant(&contract::id("bench"));
-    let db = Arc::new(SqliteStore::open(&dir.path().join("faktura.sqlite3")).expect("db"));
-    let stores = Stores {
-        tenants: Arc::new(StaticTenants::new(vec![(
-            TenantRecord {
-                tenant: tenant.clone(),
-                webhook_secrets: Vec::new(),
-            },
-            Vec::new(),
-        )])),
-        repository: db.clone(),
-        jobs: db,
-        files: Arc::new(FsFileStore::new(dir.path().join("documents"))),
-        events: Arc::new(DroppedEvents),
-        clock: Arc::new(SystemClock),
-    };
+    let stores = sqlite_stores(dir.path(), &tenant);
     let einvoice = Arc::new(faktura_einvoice::EInvoiceXml);
     let now = Utc::now();
     let spec = ScheduleSpec {
@@ -250,21 +214,7 @@ async fn collect(n: usize) {
     use faktura_domain::service::collective::{Collector, collect_job, new_item};
     let dir = tempfile::tempdir().expect("dir");
     let tenant = contract::sample_tenant(&contract::id("bench"));
-    let db = Arc::new(SqliteStore::open(&dir.path().join("faktura.sqlite3")).expect("db"));
-    let stores = Stores {
-        tenants: Arc::new(StaticTenants::new(vec![(
-            TenantRecord {
-                tenant: tenant.clone(),
-                webhook_secrets: Vec::new(),
-            },
-            Vec::new(),
-        )])),
-        repository: db.clone(),
-        jobs: db,
-        files: Arc::new(FsFileStore::new(dir.path().join("documents"))),
-        events: Arc::new(DroppedEvents),
-        clock: Arc::new(SystemClock),
-    };
+    let stores = sqlite_stores(dir.path(), &tenant);
     let now = Utc::now();
     let today = tenant.today(now);
     let last_month = today

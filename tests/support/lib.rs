@@ -2,6 +2,7 @@
 //! local app with a platform-like client, PDF read-back through poppler, and a local AWS (moto).
 
 pub mod bank;
+pub mod bench;
 pub mod contract;
 pub mod fuzz;
 pub mod iam;

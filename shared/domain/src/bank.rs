@@ -433,9 +433,6 @@ impl Matcher {
         if tx.direction == Direction::Debit {
             return Decision::Ignored;
         }
-        if let Some(too_many) = self.too_many_named(tx) {
-            return too_many;
-        }
         let references: Vec<CreditorReference> = tx
             .creditor_reference
             .iter()
@@ -472,10 +469,14 @@ impl Matcher {
                 self.closed_numbers[first]
             ));
         }
-        let in_text = self.items(
-            numbers_in(&tx.remittance, &self.by_number, self.longest),
-            tx,
-        );
+        let named = numbers_in(&tx.remittance, &self.by_number, self.longest);
+        if named.len() > MAX_ALLOCATIONS {
+            return Decision::Review(format!(
+                "names {} invoices; at most {MAX_ALLOCATIONS} are paid by one transfer",
+                named.len()
+            ));
+        }
+        let in_text = self.items(named, tx);
         if !in_text.is_empty() {
             return allocate(tx, MatchRule::NumberInText, &in_text);
         }
@@ -512,18 +513,6 @@ impl Matcher {
 /// The most invoices one transaction pays: each is several writes of one atomic change, which
 /// DynamoDB caps at 100.
 pub const MAX_ALLOCATIONS: usize = 20;
-
-impl Matcher {
-    /// A transfer naming more open invoices than one change can pay goes to review.
-    fn too_many_named(&self, tx: &StatementTransaction) -> Option<Decision> {
-        let named = numbers_in(&tx.remittance, &self.by_number, self.longest).len();
-        (named > MAX_ALLOCATIONS).then(|| {
-            Decision::Review(format!(
-                "names {named} invoices; at most {MAX_ALLOCATIONS} are paid by one transfer"
-            ))
-        })
-    }
-}
 
 /// Spreads the transaction's amount over `items`: one invoice takes it all (a partial or an
 /// overpayment is the payment's business); several take their open amounts when the sum is

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use faktura_domain::bank::TransactionStateKind;
 use faktura_domain::error::{AppError, ErrorKind};
-use faktura_domain::money::{Amount, shorten};
+use faktura_domain::money::Amount;
 
 use super::documents::body_json;
-use super::{authenticate, bad_query, json_response, limit, path_id};
+use super::{authenticate, bad_query, json_response, limit, path_id, query_choice};
 use crate::AppState;
 use crate::dto::ErrorBody;
 use crate::dto::bank::{AssignRequest, BankTransactionDto, BankTransactionListDto, ImportDto};
@@ -88,17 +88,12 @@ pub async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let c = authenticate(&state, &headers, Some(&request_id)).await?;
-    let wanted = params
-        .get("state")
-        .map(|s| {
-            TransactionStateKind::parse(s).ok_or_else(|| {
-                bad_query(
-                    "state",
-                    format!("'{}' is not one of matched, unmatched, ignored", shorten(s)),
-                )
-            })
-        })
-        .transpose()?;
+    let wanted = query_choice(
+        &params,
+        "state",
+        TransactionStateKind::parse,
+        "matched, unmatched, ignored",
+    )?;
     let limit = limit(&params)?;
     let all = state.banking.transactions(&c.tenant, wanted).await?;
     // The cursor is the id of the last transaction of the previous page.

@@ -5,9 +5,8 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use faktura_domain::jobs::JobState;
-use faktura_domain::money::shorten;
 
-use super::{authenticate, bad_query, json_response, limit, path_id};
+use super::{authenticate, json_response, limit, path_id, query_choice};
 use crate::AppState;
 use crate::dto::ErrorBody;
 use crate::dto::jobs::{BookingDto, JobDto, JobListDto};
@@ -28,20 +27,12 @@ pub async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let c = authenticate(&state, &headers, Some(&request_id)).await?;
-    let job_state = params
-        .get("state")
-        .map(|s| {
-            JobState::parse(s).ok_or_else(|| {
-                bad_query(
-                    "state",
-                    format!(
-                        "'{}' is not one of pending, running, done, failed",
-                        shorten(s)
-                    ),
-                )
-            })
-        })
-        .transpose()?;
+    let job_state = query_choice(
+        &params,
+        "state",
+        JobState::parse,
+        "pending, running, done, failed",
+    )?;
     let page = state
         .queries
         .jobs(&c.tenant, job_state, params.get("cursor"), limit(&params)?)

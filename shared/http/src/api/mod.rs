@@ -92,6 +92,23 @@ pub fn bad_query(field: &str, message: impl Into<String>) -> AppError {
     AppError::new(ErrorKind::BadRequest, "invalid_query", message).with_field(field)
 }
 
+/// An optional query parameter that is one of a fixed set (`state=failed`): parsed by
+/// `parse`, else a `400` naming the parameter and listing `choices`.
+pub fn query_choice<T>(
+    params: &Params,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    choices: &str,
+) -> Result<Option<T>, AppError> {
+    params
+        .get(name)
+        .map(|v| {
+            parse(v)
+                .ok_or_else(|| bad_query(name, format!("'{}' is not one of {choices}", shorten(v))))
+        })
+        .transpose()
+}
+
 /// `limit`: 1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`].
 pub fn limit(params: &Params) -> Result<usize, AppError> {
     match params.get("limit") {
